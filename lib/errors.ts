@@ -1,0 +1,33 @@
+import createError from '@fastify/error'
+
+// Every error the package raises has a stable `code`, so callers (and tests) never match on text.
+
+// Startup: these fail `register` / `ready()`, never a request.
+export const FST_MPM_INVALID_OPTION = createError(
+  'FST_MPM_INVALID_OPTION', 'fastify-mpm: option "%s" %s', 500, TypeError)
+export const FST_MPM_HANDLER_MODULE = createError(
+  'FST_MPM_HANDLER_MODULE', 'fastify-mpm: route %s: cannot load handler module %s: %s', 500)
+export const FST_MPM_HANDLER_EXPORT = createError<'FST_MPM_HANDLER_EXPORT', 500, [string, string, string, string]>(
+  'FST_MPM_HANDLER_EXPORT', 'fastify-mpm: route %s: module %s has no exported function "%s" (exports: %s)', 500)
+export const FST_MPM_NOT_REGISTERED = createError(
+  'FST_MPM_NOT_REGISTERED', 'fastify-mpm: route %s uses offload() but the fastify-mpm plugin is not registered on this instance', 500)
+export const FST_MPM_INVALID_HANDLER = createError(
+  'FST_MPM_INVALID_HANDLER', 'fastify-mpm: offload(): %s', 500, TypeError)
+
+// Per request: overload, timeout, thread failures.
+export const FST_MPM_QUEUE_FULL = createError(
+  'FST_MPM_QUEUE_FULL', 'Server busy: all threads are busy and %s tasks are already queued', 503)
+export const FST_MPM_TASK_TIMEOUT = createError(
+  'FST_MPM_TASK_TIMEOUT', 'Offloaded handler timed out after %s ms; its thread was terminated', 503)
+export const FST_MPM_THREAD_EXITED = createError(
+  'FST_MPM_THREAD_EXITED', 'The thread running this request exited unexpectedly (exit code %s)', 500)
+export const FST_MPM_THREAD_CRASHED = createError(
+  'FST_MPM_THREAD_CRASHED', 'The thread running this request crashed: %s', 500)
+export const FST_MPM_NOT_CLONEABLE = createError(
+  'FST_MPM_NOT_CLONEABLE', 'Offloaded handler returned a value that cannot cross threads: %s', 500)
+export const FST_MPM_CLOSING = createError(
+  'FST_MPM_CLOSING', 'Server is shutting down', 503)
+
+// Internal: a thread retired after maxTasksPerThread; tasks caught by it never started and are re-run.
+export const FST_MPM_THREAD_RETIRED = createError(
+  'FST_MPM_THREAD_RETIRED', 'Thread retired after %s tasks', 500)

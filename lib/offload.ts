@@ -1,0 +1,156 @@
+// The route handler: copies the request into plain data, runs the route's module in a thread,
+// and applies what comes back to the real reply. Everything else — routing, validation, hooks,
+// serialization, the error handler — stays Fastify's, on the main thread.
+
+import { isAbsolute } from 'node:path'
+import { performance } from 'node:perf_hooks'
+import { pathToFileURL } from 'node:url'
+import type { FastifyInstance, FastifyReply, FastifyRequest, RouteHandlerMethod } from 'fastify'
+import { FST_MPM_INVALID_HANDLER, FST_MPM_NOT_REGISTERED } from './errors.js'
+import { asBuffer, BodyKind, deserializeError, TaskKind, type Outcome, type RouteTask } from './marshal.js'
+import type { ThreadPool } from './pool.js'
+
+export interface OffloadOptions {
+  /** The module's export to run. Default: `default`. */
+  export?: string
+  /** ms this route's handler may run, overriding `taskTimeout` (0 = no limit). */
+  timeout?: number
+}
+
+export interface OffloadTarget {
+  href: string
+  exportName: string
+  timeout: number | undefined
+}
+
+export type TaskResult = 'ok' | 'error' | 'timeout' | 'rejected' | 'crashed' | 'dropped' | 'closing'
+
+/** One offloaded request, reported to observers (status page, metrics, slow log) once it settles. */
+export interface TaskEvent {
+  route: string
+  module: string
+  export: string
+  reqId: string
+  result: TaskResult
+  /** ms the handler ran in its thread; for timeouts and crashes, ms from dispatch until it failed. */
+  durationMs: number
+}
+export type TaskObserver = (event: TaskEvent) => void
+
+/** What a route needs at request time, resolved once when the route is added. */
+export interface RouteBinding extends OffloadTarget {
+  route: string
+  pool: ThreadPool
+  retryAfter: string
+  observers: TaskObserver[]
+}
+
+export const kOffload = Symbol.for('fastify-mpm.offload')
+
+export type OffloadedHandler = RouteHandlerMethod & { [kOffload]: OffloadTarget }
+
+export function toModuleHref (moduleUrl: URL | string, what = 'module'): string {
+  if (moduleUrl instanceof URL) return moduleUrl.href
+  if (typeof moduleUrl !== 'string' || moduleUrl === '') {
+    throw new FST_MPM_INVALID_HANDLER(`${what} must be a URL or an absolute path, got ${JSON.stringify(moduleUrl)}`)
+  }
+  if (isAbsolute(moduleUrl)) return pathToFileURL(moduleUrl).href
+  if (/^[a-z][a-z0-9+.-]*:/i.test(moduleUrl)) return new URL(moduleUrl).href
+  throw new FST_MPM_INVALID_HANDLER(`${what} "${moduleUrl}" is relative: pass new URL('${moduleUrl}', import.meta.url)`)
+}
+
+/** Marks a route's handler to run `moduleUrl`'s export in a worker thread. */
+export function offload (moduleUrl: URL | string, opts: OffloadOptions = {}): OffloadedHandler {
+  const href = toModuleHref(moduleUrl)
+  const exportName = opts.export ?? 'default'
+  if (typeof exportName !== 'string' || exportName === '') throw new FST_MPM_INVALID_HANDLER('opts.export must be a non-empty string')
+  if (opts.timeout !== undefined && (!Number.isInteger(opts.timeout) || opts.timeout < 0)) {
+    throw new FST_MPM_INVALID_HANDLER(`opts.timeout must be an integer >= 0 (ms), got ${JSON.stringify(opts.timeout)}`)
+  }
+  const target: OffloadTarget = { href, exportName, timeout: opts.timeout }
+  // Used only if the plugin's onRoute hook did not bind the route (e.g. it was added before
+  // the plugin was registered): resolve the pool per request instead.
+  const unbound = async function (this: FastifyInstance, request: FastifyRequest, reply: FastifyReply) {
+    const mpm = (this as FastifyInstance & { mpm?: { bind: (t: OffloadTarget, route: string) => RouteBinding } }).mpm
+    if (mpm === undefined) throw new FST_MPM_NOT_REGISTERED(request.routeOptions.url)
+    return await handle(mpm.bind(target, request.routeOptions.url ?? request.url), request, reply)
+  } as OffloadedHandler
+  unbound[kOffload] = target
+  return unbound
+}
+
+export function bindHandler (binding: RouteBinding): RouteHandlerMethod {
+  return async function offloaded (request, reply) { return await handle(binding, request, reply) }
+}
+
+async function handle (binding: RouteBinding, request: FastifyRequest, reply: FastifyReply): Promise<unknown> {
+  const { pool } = binding
+  const task: RouteTask = {
+    k: TaskKind.Route,
+    m: binding.href,
+    e: binding.exportName,
+    id: 0,
+    lv: 0,
+    r: {
+      id: request.id,
+      method: request.method,
+      url: request.url,
+      params: request.params,
+      query: request.query,
+      headers: request.headers,
+      body: request.body,
+      ip: request.ip,
+      hostname: request.hostname
+    }
+  }
+  let outcome: Outcome
+  const started = binding.observers.length > 0 ? performance.now() : 0
+  try {
+    outcome = await pool.run(task, { timeout: binding.timeout, signal: () => request.signal, log: request.log })
+  } catch (err) {
+    if ((err as { statusCode?: number }).statusCode === 503) reply.header('retry-after', binding.retryAfter)
+    if (started > 0) notify(binding, request.id, resultOf(err as Error), performance.now() - started)
+    throw withContext(err as Error, binding)
+  }
+  if (started > 0) notify(binding, request.id, outcome.ok ? 'ok' : 'error', outcome.d ?? performance.now() - started)
+  // While closing, end each keep-alive connection after its answer so close() is not held open.
+  if (pool.closing) reply.header('connection', 'close')
+  if (outcome.sc !== undefined) reply.code(outcome.sc)
+  if (outcome.h !== undefined) reply.headers(outcome.h)
+  if (!outcome.ok) throw withContext(deserializeError(outcome.err!), binding)
+  switch (outcome.bk) {
+    case BodyKind.Bytes: return reply.send(asBuffer(outcome.b as Uint8Array))
+    case BodyKind.Empty: return reply.send()
+    default: return outcome.b
+  }
+}
+
+const RESULT_BY_CODE: Record<string, TaskResult> = {
+  FST_MPM_TASK_TIMEOUT: 'timeout',
+  FST_MPM_QUEUE_FULL: 'rejected',
+  FST_MPM_TASK_DROPPED: 'dropped',
+  FST_MPM_CLOSING: 'closing',
+  FST_MPM_NOT_CLONEABLE: 'error'
+}
+
+function resultOf (err: Error): TaskResult {
+  return RESULT_BY_CODE[(err as { code?: string }).code ?? ''] ?? 'crashed'
+}
+
+function notify (binding: RouteBinding, reqId: string, result: TaskResult, durationMs: number): void {
+  const event: TaskEvent = { route: binding.route, module: binding.href, export: binding.exportName, reqId, result, durationMs }
+  for (const observer of binding.observers) observer(event)
+}
+
+/** A 5xx logged by Fastify then names the route and module behind it. */
+function withContext (err: Error, binding: RouteBinding): Error {
+  const status = (err as { statusCode?: number }).statusCode
+  if (status === undefined || status >= 500) {
+    Object.defineProperty(err, 'offload', {
+      value: { route: binding.route, module: binding.href, export: binding.exportName },
+      enumerable: true,
+      configurable: true
+    })
+  }
+  return err
+}

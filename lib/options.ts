@@ -1,0 +1,114 @@
+import { availableParallelism } from 'node:os'
+import type { ResourceLimits } from 'node:worker_threads'
+import { FST_MPM_INVALID_OPTION } from './errors.js'
+
+/** Thread bounds, like Puma's `threads min,max`; a number means min = max. 0 runs handlers inline. */
+export type ThreadsOption = number | { min?: number, max: number }
+
+export interface MpmOptions {
+  /** Threads per process (Apache ThreadsPerChild, Puma `threads`, Gunicorn `threads`). Default: 1..cores. */
+  threads?: ThreadsOption
+  /** Tasks allowed to wait for a thread; beyond it requests get 503 + Retry-After. Default 512. */
+  maxQueue?: number
+  /** ms an idle thread above `min` lives (Apache MaxSpareThreads, PHP-FPM process_idle_timeout). Default 30 000. */
+  idleTimeout?: number
+  /** ms a handler may run (0 = no limit); past it the thread is terminated and the request gets 503. Default 30 000. */
+  taskTimeout?: number
+  /** Recycle a thread after N tasks, 0 = never (Apache MaxConnectionsPerChild, Gunicorn max_requests). Default 0. */
+  maxTasksPerThread?: number
+  /** V8 heap limits for each thread; a thread past them dies and is replaced, its request gets a 500. */
+  resourceLimits?: ResourceLimits
+  /** Seconds sent in `Retry-After` with 503s. Default 5. */
+  retryAfter?: number
+  /** ms `app.close()` waits for in-flight tasks before destroying the pool. Default 30 000. */
+  closeTimeout?: number
+}
+
+export interface ResolvedOptions {
+  minThreads: number
+  maxThreads: number
+  maxQueue: number
+  idleTimeout: number
+  taskTimeout: number
+  maxTasksPerThread: number
+  resourceLimits: ResourceLimits | undefined
+  retryAfter: number
+  closeTimeout: number
+}
+
+/** Set by the cluster CLI (`--threads 1:4`) so every child gets the same defaults; explicit options win. */
+export const THREADS_ENV = 'FASTIFY_MPM_THREADS'
+
+// Keys Fastify itself passes to every plugin through `register(plugin, opts)`.
+const REGISTER_KEYS = new Set(['prefix', 'logLevel', 'logSerializers', 'encapsulate'])
+const KNOWN_KEYS = new Set(['threads', 'maxQueue', 'idleTimeout', 'taskTimeout', 'maxTasksPerThread',
+  'resourceLimits', 'retryAfter', 'closeTimeout'])
+
+function fail (name: string, problem: string): never {
+  throw new FST_MPM_INVALID_OPTION(name, problem)
+}
+
+function integer (name: string, value: unknown, fallback: number, min = 0): number {
+  if (value === undefined) return fallback
+  if (typeof value !== 'number' || !Number.isInteger(value) || value < min) {
+    fail(name, `must be an integer >= ${min}, got ${JSON.stringify(value)}`)
+  }
+  return value
+}
+
+/** Parses `4`, `"4"`, `"1:4"` or `{ min, max }` into bounds; shared by the plugin, the env default and the CLI. */
+export function parseThreads (value: unknown, name = 'threads'): { min: number, max: number } {
+  if (typeof value === 'string') {
+    const m = /^\s*(\d+)\s*(?::\s*(\d+)\s*)?$/.exec(value)
+    if (m === null) fail(name, `must look like "4" or "1:4", got ${JSON.stringify(value)}`)
+    const min = Number(m[1])
+    return parseThreads(m[2] === undefined ? min : { min, max: Number(m[2]) }, name)
+  }
+  if (typeof value === 'number') {
+    const n = integer(name, value, 0)
+    return { min: n, max: n }
+  }
+  if (value !== null && typeof value === 'object') {
+    const { min, max } = value as { min?: unknown, max?: unknown }
+    const hi = integer(`${name}.max`, max, Number.NaN)
+    if (Number.isNaN(hi)) fail(`${name}.max`, 'is required when threads is an object')
+    const lo = integer(`${name}.min`, min, Math.min(1, hi))
+    if (lo > hi) fail(`${name}.min`, `(${lo}) must not exceed ${name}.max (${hi})`)
+    return { min: lo, max: hi }
+  }
+  return fail(name, `must be a number, "min:max" or { min, max }, got ${JSON.stringify(value)}`)
+}
+
+function defaultThreads (): { min: number, max: number } {
+  const fromEnv = process.env[THREADS_ENV]
+  if (fromEnv !== undefined && fromEnv !== '') return parseThreads(fromEnv, `${THREADS_ENV} (environment)`)
+  return { min: 1, max: availableParallelism() }
+}
+
+export function resolveOptions (opts: MpmOptions & Record<string, unknown> = {}): ResolvedOptions {
+  if (opts === null || typeof opts !== 'object') fail('options', 'must be an object')
+  for (const key of Object.keys(opts)) {
+    if (!KNOWN_KEYS.has(key) && !REGISTER_KEYS.has(key)) {
+      fail(key, `is not a fastify-mpm option (known: ${[...KNOWN_KEYS].join(', ')})`)
+    }
+  }
+  const threads = opts.threads === undefined ? defaultThreads() : parseThreads(opts.threads)
+  const resourceLimits = opts.resourceLimits
+  if (resourceLimits !== undefined && (resourceLimits === null || typeof resourceLimits !== 'object')) {
+    fail('resourceLimits', 'must be an object such as { maxOldGenerationSizeMb: 512 }')
+  }
+  for (const [key, value] of Object.entries(resourceLimits ?? {})) {
+    integer(`resourceLimits.${key}`, value, 0, 1)
+  }
+  return {
+    minThreads: threads.min,
+    maxThreads: threads.max,
+    maxQueue: integer('maxQueue', opts.maxQueue, 512),
+    idleTimeout: integer('idleTimeout', opts.idleTimeout, 30_000),
+    taskTimeout: integer('taskTimeout', opts.taskTimeout, 30_000),
+    maxTasksPerThread: integer('maxTasksPerThread', opts.maxTasksPerThread, 0),
+    resourceLimits,
+    retryAfter: integer('retryAfter', opts.retryAfter, 5),
+    closeTimeout: integer('closeTimeout', opts.closeTimeout, 30_000)
+  }
+}

@@ -1,0 +1,107 @@
+// The Fastify plugin: options → pool, route binding, startup checks, decorator, graceful close.
+
+import fp from 'fastify-plugin'
+import type { FastifyInstance, FastifyPluginAsync } from 'fastify'
+import { FST_MPM_HANDLER_EXPORT, FST_MPM_HANDLER_MODULE } from './errors.js'
+import { asBuffer, BodyKind, deserializeError, TaskKind } from './marshal.js'
+import { bindHandler, kOffload, toModuleHref, type OffloadTarget, type RouteBinding, type TaskObserver } from './offload.js'
+import { resolveOptions, type MpmOptions, type ResolvedOptions } from './options.js'
+import { ThreadPool, type LoggerLike, type PoolStats } from './pool.js'
+
+export interface RunOptions {
+  /** Export to call with the payload. Default: `default`. */
+  export?: string
+  /** ms the work may run (0 = no limit). Default: the plugin's taskTimeout. */
+  timeout?: number
+  /** Abort to drop the task if it is still waiting for a thread. */
+  signal?: AbortSignal
+}
+
+/** `app.mpm`: the process's pool, for stats and for offloading work from ordinary handlers. */
+export class Mpm {
+  readonly options: ResolvedOptions
+  readonly pool: ThreadPool
+  readonly #log: LoggerLike
+  readonly #observers: TaskObserver[] = []
+
+  constructor (options: ResolvedOptions, pool: ThreadPool, log: LoggerLike) {
+    this.options = options
+    this.pool = pool
+    this.#log = log
+  }
+
+  stats (): PoolStats { return this.pool.stats() }
+
+  /** Calls `observer` once for every offloaded request as it settles (status page, metrics, slow log). */
+  onTask (observer: TaskObserver): void { this.#observers.push(observer) }
+
+  /** Runs `export(payload)` from `moduleUrl` in a thread and resolves with what it returns. */
+  async run<T = unknown> (moduleUrl: URL | string, payload?: unknown, opts: RunOptions = {}): Promise<T> {
+    const signal = opts.signal
+    const outcome = await this.pool.run(
+      { k: TaskKind.Run, m: toModuleHref(moduleUrl), e: opts.export ?? 'default', id: 0, lv: 0, p: payload },
+      { timeout: opts.timeout, signal: signal === undefined ? undefined : () => signal, log: this.#log })
+    if (!outcome.ok) throw deserializeError(outcome.err!)
+    if (outcome.bk === BodyKind.Bytes) return asBuffer(outcome.b as Uint8Array) as T
+    return outcome.b as T
+  }
+
+  /** @internal Binds an offloaded handler to this pool for one route. */
+  bind (target: OffloadTarget, route: string, handlerTimeout?: number): RouteBinding {
+    const timeout = target.timeout ?? (handlerTimeout !== undefined && handlerTimeout > 0 ? handlerTimeout : undefined)
+    return { ...target, timeout, route, pool: this.pool, retryAfter: String(this.options.retryAfter), observers: this.#observers }
+  }
+}
+
+const plugin: FastifyPluginAsync<MpmOptions> = async function fastifyMpm (fastify, opts) {
+  // -- options --
+  const options = resolveOptions(opts as MpmOptions & Record<string, unknown>)
+  const pool = new ThreadPool({ ...options, log: fastify.log })
+  const mpm = new Mpm(options, pool, fastify.log)
+  const routes: Array<{ route: string, target: OffloadTarget }> = []
+
+  // -- hooks --
+  fastify.addHook('onRoute', (routeOptions) => {
+    const target = (routeOptions.handler as { [kOffload]?: OffloadTarget } | undefined)?.[kOffload]
+    if (target === undefined) return
+    const route = `${String(routeOptions.method)} ${routeOptions.url}`
+    routes.push({ route, target })
+    // A route's own handlerTimeout (Fastify >= 5.8) also bounds its thread, unless offload() set one.
+    const handlerTimeout = routeOptions.handlerTimeout ?? (fastify.initialConfig as { handlerTimeout?: number }).handlerTimeout
+    routeOptions.handler = bindHandler(mpm.bind(target, route, handlerTimeout))
+  })
+
+  // Load every handler module once, in a thread, so a missing file or export fails ready().
+  fastify.addHook('onReady', async () => {
+    const modules = [...new Map(routes.map(({ target }) => [`${target.href}#${target.exportName}`, target])).values()]
+    if (modules.length === 0) return
+    const problems = await pool.probe(modules.map((t) => ({ m: t.href, e: t.exportName })))
+    if (problems.length === 0) return
+    await pool.close()
+    const [problem] = problems
+    const target = modules[problem.index]
+    const names = routes.filter((r) => r.target.href === target.href && r.target.exportName === target.exportName)
+      .map((r) => r.route).join(', ')
+    throw problem.kind === 'load'
+      ? new FST_MPM_HANDLER_MODULE(names, target.href, problem.message)
+      : new FST_MPM_HANDLER_EXPORT(names, target.href, target.exportName, problem.exports.join(', ') || 'none')
+  })
+
+  // -- decorators --
+  fastify.decorate('mpm', mpm)
+
+  // -- close --
+  fastify.addHook('onClose', async () => {
+    const drained = await pool.drain(options.closeTimeout)
+    if (!drained) fastify.log.warn({ stats: pool.stats() }, `fastify-mpm: tasks still running after closeTimeout (${options.closeTimeout} ms); terminating threads`)
+    await pool.close()
+  })
+}
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    mpm: Mpm
+  }
+}
+
+export const mpm = fp(plugin, { fastify: '5.x', name: 'fastify-mpm' })

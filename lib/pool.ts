@@ -1,0 +1,338 @@
+// The per-process thread pool: tinypool plus what a server needs around it — a bounded queue
+// with early 503s, per-task timeouts that terminate the thread, detection of threads that exit
+// on their own (tinypool would leave their task pending forever), recycling after N tasks,
+// log lines forwarded to the caller's logger, stats, and a drain for graceful close.
+// Free of any web framework: adapters hand it tasks and get Outcomes back.
+
+import { performance } from 'node:perf_hooks'
+import { BroadcastChannel } from 'node:worker_threads'
+import Tinypool from 'tinypool'
+import {
+  FST_MPM_CLOSING, FST_MPM_NOT_CLONEABLE, FST_MPM_QUEUE_FULL, FST_MPM_TASK_TIMEOUT,
+  FST_MPM_THREAD_CRASHED, FST_MPM_THREAD_EXITED, FST_MPM_THREAD_RETIRED
+} from './errors.js'
+import { invoke } from './invoke.js'
+import { decodeLogArgs, LEVELS, TaskKind, type LogLine, type Outcome, type ProbeProblem, type RouteTask, type RunTask } from './marshal.js'
+import type { ResolvedOptions } from './options.js'
+import type { ThreadData } from './thread.js'
+
+type LogMethod = (obj: unknown, msg?: string) => void
+export interface LoggerLike {
+  trace: LogMethod, debug: LogMethod, info: LogMethod, warn: LogMethod, error: LogMethod, fatal: LogMethod
+  levelVal?: number
+}
+
+export type PoolOptions = Omit<ResolvedOptions, 'retryAfter' | 'closeTimeout'> & { log: LoggerLike }
+
+export interface TaskOptions {
+  /** ms the handler may run; defaults to the pool's taskTimeout; 0 = no limit. */
+  timeout?: number
+  /** Consulted only if the task must wait for a thread: once it aborts, the task is dropped unrun. */
+  signal?: () => AbortSignal | undefined
+  /** Receives the task's log lines. */
+  log?: LoggerLike
+}
+
+export interface PoolStats {
+  threads: number
+  minThreads: number
+  maxThreads: number
+  busy: number
+  idle: number
+  queued: number
+  maxQueue: number
+  completed: number
+  failed: number
+  rejected: number
+  timedOut: number
+  crashed: number
+  dropped: number
+  recycled: number
+  threadExits: number
+}
+
+interface Waiting {
+  task: RouteTask | RunTask
+  opts: TaskOptions
+  resolve: (outcome: Outcome) => void
+  reject: (err: Error) => void
+  signal?: AbortSignal
+  onAbort?: () => void
+}
+
+interface LogSink { log: LoggerLike, received: number, expected: number }
+
+type Counter = 'completed' | 'failed' | 'rejected' | 'timedOut' | 'crashed' | 'dropped' | 'recycled' | 'threadExits'
+
+const THREAD_ENTRY = new URL('./thread.js', import.meta.url)
+const LOG_GRACE_MS = 1000
+let poolSeq = 0
+
+export class ThreadPool {
+  readonly options: PoolOptions
+  readonly #tp: Tinypool | null
+  readonly #log: LoggerLike
+  readonly #channels: BroadcastChannel[] = []
+  readonly #queue: Waiting[] = []
+  readonly #sinks = new Map<number, LogSink>()
+  readonly #watched = new WeakSet<object>()
+  readonly #idleWaiters = new Set<() => void>()
+  readonly #counts: Record<Counter, number> = {
+    completed: 0, failed: 0, rejected: 0, timedOut: 0, crashed: 0, dropped: 0, recycled: 0, threadExits: 0
+  }
+
+  #running = 0
+  #taskSeq = 0
+  #closing = false
+
+  constructor (options: PoolOptions) {
+    this.options = options
+    this.#log = options.log
+    if (options.maxThreads === 0) {
+      this.#tp = null
+      return
+    }
+    const logChannel = `fastify-mpm:log:${process.pid}:${++poolSeq}`
+    const workerData: ThreadData = { logChannel, maxTasks: options.maxTasksPerThread }
+    this.#tp = new Tinypool({
+      filename: THREAD_ENTRY.href,
+      minThreads: options.minThreads,
+      maxThreads: options.maxThreads,
+      idleTimeout: options.idleTimeout,
+      resourceLimits: options.resourceLimits,
+      // Atomics.wait blocks a thread between tasks, so timers and async work a handler leaves
+      // behind (and log lines posted from them) would never run.
+      useAtomics: false,
+      workerData
+    })
+    // Without an 'error' listener a thread dying while idle would crash the whole process.
+    this.#tp.on('error', (err: Error & { code?: string }) => this.#onIdleThreadError(err))
+    for (let id = 1; id <= options.maxThreads; id++) {
+      const channel = new BroadcastChannel(`${logChannel}:${id}`)
+      channel.onmessage = (event) => this.#onLogLine((event as { data: LogLine }).data)
+      ;channel.unref()
+      this.#channels.push(channel)
+    }
+  }
+
+  get inline (): boolean { return this.#tp === null }
+  get closing (): boolean { return this.#closing }
+
+  run (task: RouteTask | RunTask, opts: TaskOptions = {}): Promise<Outcome> {
+    if (this.#closing) return Promise.reject(new FST_MPM_CLOSING())
+    task.id = ++this.#taskSeq
+    task.lv = opts.log === undefined ? Infinity : (opts.log.levelVal ?? 0)
+    if (this.#tp === null) return this.#runInline(task, opts)
+    if (this.#running < this.options.maxThreads) return this.#dispatch(task, opts)
+    if (this.#queue.length >= this.options.maxQueue) {
+      this.#counts.rejected++
+      return Promise.reject(new FST_MPM_QUEUE_FULL(this.options.maxQueue))
+    }
+    return new Promise((resolve, reject) => {
+      const waiting: Waiting = { task, opts, resolve, reject, signal: opts.signal?.() }
+      this.#queue.push(waiting)
+      if (waiting.signal === undefined) return
+      if (waiting.signal.aborted) return this.#drop(waiting)
+      waiting.onAbort = () => this.#drop(waiting)
+      waiting.signal.addEventListener('abort', waiting.onAbort, { once: true })
+    })
+  }
+
+  /** Imports every module in a thread and reports what fails to load or lacks its export. */
+  async probe (mods: Array<{ m: string, e: string }>): Promise<ProbeProblem[]> {
+    const task = { k: TaskKind.Probe as const, mods }
+    const outcome: Outcome = this.#tp === null
+      ? (await invoke(task, () => {}, false)).outcome
+      : await this.#tp.run(task)
+    return outcome.b as ProbeProblem[]
+  }
+
+  stats (): PoolStats {
+    const threads = this.#tp?.threads.length ?? 0
+    return {
+      threads,
+      minThreads: this.options.minThreads,
+      maxThreads: this.options.maxThreads,
+      busy: this.#running,
+      idle: Math.max(threads - this.#running, 0),
+      queued: this.#queue.length,
+      maxQueue: this.options.maxQueue,
+      ...this.#counts
+    }
+  }
+
+  /** Stops taking tasks, then waits (up to `timeoutMs`) for running and queued ones; true if all finished. */
+  async drain (timeoutMs: number): Promise<boolean> {
+    this.#closing = true
+    if (this.#isIdle()) return true
+    let timer: NodeJS.Timeout | undefined
+    let done: (() => void) | undefined
+    const finished = await Promise.race([
+      new Promise<boolean>((resolve) => { done = () => resolve(true); this.#idleWaiters.add(done) }),
+      new Promise<boolean>((resolve) => { timer = setTimeout(resolve, timeoutMs, false) })
+    ])
+    clearTimeout(timer)
+    if (done !== undefined) this.#idleWaiters.delete(done)
+    return finished
+  }
+
+  async close (): Promise<void> {
+    this.#closing = true
+    for (const waiting of this.#queue.splice(0)) waiting.reject(new FST_MPM_CLOSING())
+    await this.#tp?.destroy()
+    for (const channel of this.#channels) channel.close()
+  }
+
+  // -- running tasks ------------------------------------------------------------------------------
+
+  async #dispatch (task: RouteTask | RunTask, opts: TaskOptions): Promise<Outcome> {
+    const tp = this.#tp as Tinypool
+    this.#running++
+    if (opts.log !== undefined) this.#sinks.set(task.id, { log: opts.log, received: 0, expected: -1 })
+    const timeout = opts.timeout ?? this.options.taskTimeout
+    let timer: NodeJS.Timeout | undefined
+    let timedOut = false
+    let abort: AbortController | undefined
+    if (timeout > 0) {
+      abort = new AbortController()
+      // tinypool answers an abort of a running task by terminating its thread and starting another.
+      timer = setTimeout(() => { timedOut = true; abort?.abort() }, timeout)
+    }
+    try {
+      for (;;) {
+        let outcome: Outcome
+        try {
+          const pending = tp.run(task, abort === undefined ? undefined : { signal: abort.signal })
+          this.#watchNewThreads(tp)
+          outcome = await pending
+        } catch (err) {
+          if ((err as { code?: string }).code === 'FST_MPM_THREAD_RETIRED') continue
+          this.#settleLogs(task.id, Infinity)
+          throw this.#explain(err as Error, timedOut, timeout)
+        }
+        if (outcome.refused === true) continue
+        if (outcome.x !== undefined) this.#retire(tp, outcome.x)
+        this.#counts[outcome.ok ? 'completed' : 'failed']++
+        this.#settleLogs(task.id, outcome.lc)
+        return outcome
+      }
+    } finally {
+      clearTimeout(timer)
+      this.#running--
+      this.#pump()
+    }
+  }
+
+  async #runInline (task: RouteTask | RunTask, opts: TaskOptions): Promise<Outcome> {
+    this.#running++
+    try {
+      const { outcome } = await invoke(task, (line) => { if (opts.log !== undefined) writeLog(opts.log, line) }, false)
+      this.#counts[outcome.ok ? 'completed' : 'failed']++
+      return outcome
+    } finally {
+      this.#running--
+      if (this.#isIdle()) this.#notifyIdle()
+    }
+  }
+
+  #pump (): void {
+    while (this.#running < this.options.maxThreads && this.#queue.length > 0) {
+      const waiting = this.#queue.shift() as Waiting
+      if (waiting.onAbort !== undefined) waiting.signal?.removeEventListener('abort', waiting.onAbort)
+      this.#dispatch(waiting.task, waiting.opts).then(waiting.resolve, waiting.reject)
+    }
+    if (this.#isIdle()) this.#notifyIdle()
+  }
+
+  #drop (waiting: Waiting): void {
+    const index = this.#queue.indexOf(waiting)
+    if (index === -1) return
+    this.#queue.splice(index, 1)
+    this.#counts.dropped++
+    const err = new Error('Task dropped before it ran: the client went away') as Error & { code: string }
+    err.code = 'FST_MPM_TASK_DROPPED'
+    waiting.reject(err)
+    if (this.#isIdle()) this.#notifyIdle()
+  }
+
+  /** Turns a tinypool rejection into the error the request should see, and counts it. */
+  #explain (err: Error & { code?: string }, timedOut: boolean, timeout: number): Error {
+    if (timedOut) {
+      this.#counts.timedOut++
+      return new FST_MPM_TASK_TIMEOUT(timeout)
+    }
+    if (err.name === 'DataCloneError') {
+      this.#counts.failed++
+      return new FST_MPM_NOT_CLONEABLE(`request: ${err.message}`)
+    }
+    if (this.#closing && err.message === 'Terminating worker thread') return new FST_MPM_CLOSING()
+    this.#counts.crashed++
+    if (err.code === 'FST_MPM_THREAD_EXITED') return err
+    const crash = new FST_MPM_THREAD_CRASHED(err.message)
+    crash.cause = err
+    return crash
+  }
+
+  // -- threads ------------------------------------------------------------------------------------
+
+  /** tinypool announces new threads nowhere, so look for them after each dispatch. */
+  #watchNewThreads (tp: Tinypool): void {
+    for (const thread of tp.threads) {
+      if (this.#watched.has(thread)) continue
+      this.#watched.add(thread)
+      thread.on('exit', (code: number) => {
+        // tinypool removes threads it terminates itself before they exit; one still listed died
+        // on its own. Emit now: Node drops the worker's 'error' listeners right after 'exit'.
+        // (Safe on Node 20 only because useAtomics is off, so no port is read during its close.)
+        if (!tp.threads.includes(thread)) return
+        this.#counts.threadExits++
+        thread.emit('error', new FST_MPM_THREAD_EXITED(code))
+      })
+    }
+  }
+
+  /** Removes a thread that ran its last task; tinypool's own error path replaces it. */
+  #retire (tp: Tinypool, threadId: number): void {
+    const thread = tp.threads.find((t) => t.threadId === threadId)
+    if (thread === undefined) return
+    this.#counts.recycled++
+    thread.emit('error', new FST_MPM_THREAD_RETIRED(this.options.maxTasksPerThread))
+  }
+
+  #onIdleThreadError (err: Error & { code?: string }): void {
+    if (err.code === 'FST_MPM_THREAD_RETIRED') return
+    if (err.code !== 'FST_MPM_THREAD_EXITED') this.#counts.threadExits++
+    this.#log.error({ err }, 'fastify-mpm: an idle thread died and was replaced')
+  }
+
+  // -- logs ---------------------------------------------------------------------------------------
+
+  #onLogLine (line: LogLine): void {
+    const sink = this.#sinks.get(line.i)
+    writeLog(sink?.log ?? this.#log, line)
+    if (sink === undefined) return
+    sink.received++
+    if (sink.expected >= 0 && sink.received >= sink.expected) this.#sinks.delete(line.i)
+  }
+
+  /** Log lines travel apart from the result and may land after it: keep the sink until they have. */
+  #settleLogs (taskId: number, lines: number): void {
+    const sink = this.#sinks.get(taskId)
+    if (sink === undefined) return
+    if (sink.received >= lines) {
+      this.#sinks.delete(taskId)
+      return
+    }
+    sink.expected = lines
+    setTimeout(() => this.#sinks.delete(taskId), LOG_GRACE_MS).unref()
+  }
+
+  #isIdle (): boolean { return this.#running === 0 && this.#queue.length === 0 }
+  #notifyIdle (): void { for (const waiter of this.#idleWaiters) waiter() }
+}
+
+function writeLog (log: LoggerLike, line: LogLine): void {
+  const method = LEVELS[line.l] ?? 'info'
+  const [obj, msg] = decodeLogArgs(line)
+  log[method](obj, msg)
+}

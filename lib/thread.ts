@@ -1,0 +1,42 @@
+// Thread entry: tinypool loads this file in every worker thread and calls the default export once
+// per task. It stays free of any web framework: it only runs handler modules and reports back.
+
+import { BroadcastChannel, threadId } from 'node:worker_threads'
+import Tinypool, { markMovable } from 'tinypool'
+import { invoke } from './invoke.js'
+import { TaskKind, type Outcome, type Task } from './marshal.js'
+
+export interface ThreadData {
+  /** BroadcastChannel name prefix; each thread posts on `${prefix}:${workerId}`, read only by the main thread. */
+  logChannel: string
+  /** Retire after this many tasks (0 = never). */
+  maxTasks: number
+}
+
+const { logChannel, maxTasks } = Tinypool.workerData as ThreadData
+const workerId = (process as unknown as { __tinypool_state__: { workerId: number } }).__tinypool_state__.workerId
+
+// One long-lived channel per thread: log lines leave as they are written, so they survive a
+// handler that later times out or kills its thread.
+const channel = new BroadcastChannel(`${logChannel}:${workerId}`)
+channel.unref()
+const post = (line: unknown): void => channel.postMessage(line)
+
+let tasksRun = 0
+let retired = false
+
+export default async function runTask (task: Task): Promise<Outcome | object> {
+  // After its last task the main thread removes this thread; anything handed to it in the
+  // meantime is refused unrun, and the pool runs it elsewhere.
+  if (retired) return { ok: false, refused: true, lc: 0 }
+  const { outcome, transfer } = await invoke(task, post, true)
+  if (maxTasks > 0 && task.k !== TaskKind.Probe && ++tasksRun >= maxTasks) {
+    retired = true
+    outcome.x = threadId
+  }
+  if (transfer === undefined) return outcome
+  // tinypool moves what this wrapper names instead of copying it (a whole-buffer byte result).
+  const moved = { [Tinypool.transferableSymbol]: transfer, [Tinypool.valueSymbol]: outcome }
+  markMovable(moved)
+  return moved
+}

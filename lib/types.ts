@@ -1,0 +1,57 @@
+// Types a handler module sees in its thread. They mirror Fastify's request/reply generics but do
+// not depend on Fastify, so the same handlers can serve other adapters.
+
+export interface OffloadRouteGeneric {
+  Params?: unknown
+  Querystring?: unknown
+  Body?: unknown
+  Headers?: unknown
+}
+
+type Or<T, Fallback> = unknown extends T ? Fallback : T
+
+/** pino-like; lines reach the app's logger as a child of the request, with its reqId. */
+export interface OffloadLogger {
+  trace: LogFn
+  debug: LogFn
+  info: LogFn
+  warn: LogFn
+  error: LogFn
+  fatal: LogFn
+  child: (bindings: Record<string, unknown>) => OffloadLogger
+}
+export interface LogFn {
+  (msg: string): void
+  (obj: unknown, msg?: string): void
+}
+
+/** The request in a thread: plain data copied from the main thread, plus a logger. */
+export interface OffloadRequest<G extends OffloadRouteGeneric = OffloadRouteGeneric> {
+  id: string
+  method: string
+  url: string
+  params: Or<G['Params'], Record<string, string>>
+  query: Or<G['Querystring'], Record<string, string | string[]>>
+  headers: Or<G['Headers'], Record<string, string | string[] | undefined>> & Record<string, string | string[] | undefined>
+  body: Or<G['Body'], unknown>
+  ip: string
+  hostname: string
+  log: OffloadLogger
+}
+
+export type HeaderValue = string | number | string[]
+
+/** Collects status and headers in the thread; the main thread applies them to the real reply. */
+export interface OffloadReply {
+  code: (statusCode: number) => OffloadReply
+  status: (statusCode: number) => OffloadReply
+  header: (name: string, value: HeaderValue) => OffloadReply
+  headers: (values: Record<string, HeaderValue>) => OffloadReply
+  type: (contentType: string) => OffloadReply
+  getHeader: (name: string) => HeaderValue | undefined
+  readonly statusCode: number | undefined
+}
+
+/** What an offloaded route handler module exports. */
+export type OffloadHandler<G extends OffloadRouteGeneric = OffloadRouteGeneric, R = unknown> =
+  (req: OffloadRequest<G>, reply: OffloadReply) => R | Promise<R>
