@@ -75,7 +75,10 @@ const plugin: FastifyPluginAsync<MpmOptions> = async function fastifyMpm (fastif
   fastify.addHook('onReady', async () => {
     const modules = [...new Map(routes.map(({ target }) => [`${target.href}#${target.exportName}`, target])).values()]
     if (modules.length === 0) return
-    const problems = await pool.probe(modules.map((t) => ({ m: t.href, e: t.exportName })))
+    const problems = await pool.probe(modules.map((t) => ({ m: t.href, e: t.exportName }))).catch(async (err: Error) => {
+      await pool.close()
+      throw new FST_MPM_HANDLER_MODULE(routes.map((r) => r.route).join(', '), modules.map((t) => t.href).join(', '), err.message)
+    })
     if (problems.length === 0) return
     await pool.close()
     const [problem] = problems

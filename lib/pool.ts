@@ -141,10 +141,11 @@ export class ThreadPool {
   /** Imports every module in a thread and reports what fails to load or lacks its export. */
   async probe (mods: Array<{ m: string, e: string }>): Promise<ProbeProblem[]> {
     const task = { k: TaskKind.Probe as const, mods }
-    const outcome: Outcome = this.#tp === null
-      ? (await invoke(task, () => {}, false)).outcome
-      : await this.#tp.run(task)
-    return outcome.b as ProbeProblem[]
+    if (this.#tp === null) return (await invoke(task, () => {}, false)).outcome.b as ProbeProblem[]
+    const pending = this.#tp.run(task)
+    // A module whose top level exits the thread must fail the probe, not hang it.
+    this.#watchNewThreads(this.#tp)
+    return ((await pending) as Outcome).b as ProbeProblem[]
   }
 
   stats (): PoolStats {
