@@ -1,0 +1,94 @@
+// The load generator, run as its own process (bench/lib/loadgens.js forks it) so that the
+// server's CPU time is the server's alone. Two modes, asked for over IPC:
+// - cannon: autocannon's closed loop (N connections, each sends its next request when the last
+//   is answered). Latencies are recorded here from autocannon's per-response times, in float
+//   ms: its own histogram keeps whole milliseconds, too coarse for sub-ms routes.
+// - paced: a light probe beside a heavy load: one keep-alive connection, one request at a time,
+//   at most `rate` per second. Each latency is that request's own response time, which is what
+//   a user behind a blocked event loop waits. Not an open loop: offered faster than a blocked
+//   server answers, an open loop measures its own queue growing over the run, not the server.
+import http from 'node:http'
+import { performance } from 'node:perf_hooks'
+import autocannon from 'autocannon'
+
+process.on('message', async (msg) => {
+  try {
+    const result = msg.mode === 'paced' ? await paced(msg.opts) : await cannon(msg.opts)
+    process.send({ id: msg.id, result })
+  } catch (err) {
+    process.send({ id: msg.id, error: err?.stack ?? String(err) })
+  }
+})
+process.on('disconnect', () => process.exit(0))
+
+function summarize (latencies, seconds, counts) {
+  latencies.sort((a, b) => a - b)
+  const pick = (q) => latencies.length === 0 ? NaN : latencies[Math.min(latencies.length - 1, Math.floor(q * latencies.length))]
+  return {
+    ...counts,
+    seconds,
+    rps: counts.ok / seconds,
+    p50: pick(0.5),
+    p90: pick(0.9),
+    p99: pick(0.99),
+    max: latencies.length === 0 ? NaN : latencies[latencies.length - 1]
+  }
+}
+
+async function cannon ({ url, connections, duration, method = 'GET' }) {
+  const latencies = []
+  let non2xx = 0
+  const started = performance.now()
+  const instance = autocannon({ url, connections, duration, method })
+  instance.on('response', (_client, statusCode, _bytes, responseTime) => {
+    if (statusCode >= 200 && statusCode < 300) latencies.push(responseTime)
+    else non2xx++
+  })
+  const result = await instance
+  const seconds = (performance.now() - started) / 1000
+  return summarize(latencies, seconds, {
+    requests: latencies.length + non2xx,
+    ok: latencies.length,
+    non2xx,
+    errors: result.errors + result.timeouts
+  })
+}
+
+async function paced ({ url, rate, duration, timeout = 10_000 }) {
+  const agent = new http.Agent({ keepAlive: true, maxSockets: 1 })
+  const latencies = []
+  let non2xx = 0
+  let errors = 0
+  const interval = 1000 / rate
+  const t0 = performance.now()
+  const end = t0 + duration * 1000
+  let next = t0
+  while (next < end) {
+    const wait = next - performance.now()
+    if (wait > 0) await new Promise((resolve) => setTimeout(resolve, wait))
+    const issued = performance.now()
+    try {
+      const status = await get(url, agent, timeout)
+      if (status >= 200 && status < 300) latencies.push(performance.now() - issued)
+      else non2xx++
+    } catch {
+      errors++
+    }
+    // A slot missed while waiting is skipped, not sent late in a burst.
+    next = Math.max(next + interval, performance.now())
+  }
+  agent.destroy()
+  return summarize(latencies, (performance.now() - t0) / 1000, { requests: latencies.length + non2xx + errors, ok: latencies.length, non2xx, errors })
+}
+
+function get (url, agent, timeout) {
+  return new Promise((resolve, reject) => {
+    const req = http.get(url, { agent, timeout }, (res) => {
+      res.resume()
+      res.on('end', () => resolve(res.statusCode))
+      res.on('error', reject)
+    })
+    req.on('timeout', () => req.destroy(new Error('timeout')))
+    req.on('error', reject)
+  })
+}
