@@ -1,9 +1,21 @@
 import { availableParallelism } from 'node:os'
 import type { ResourceLimits } from 'node:worker_threads'
+import type { onRequestHookHandler } from 'fastify'
 import { FST_MPM_INVALID_OPTION } from './errors.js'
+import { checkAllowList } from './status/allow.js'
 
 /** Thread bounds, like Puma's `threads min,max`; a number means min = max. 0 runs handlers inline. */
 export type ThreadsOption = number | { min?: number, max: number }
+
+/** Where the operator view is served and who may read it. */
+export interface StatusOptions {
+  /** Default: `/server-status` (metrics: `/metrics`). */
+  path?: string
+  /** IPs and CIDRs allowed to read it; others get 403. Default: `['127.0.0.1', '::1']`, or none when `onRequest` is given. */
+  allow?: string[]
+  /** Your own guard (a token check, say), run as the route's onRequest hook after `allow`. */
+  onRequest?: onRequestHookHandler
+}
 
 export interface MpmOptions {
   /** Threads per process (Apache ThreadsPerChild, Puma `threads`, Gunicorn `threads`). Default: 1..cores. */
@@ -22,6 +34,19 @@ export interface MpmOptions {
   retryAfter?: number
   /** ms `app.close()` waits for in-flight tasks before destroying the pool. Default 30 000. */
   closeTimeout?: number
+  /** mod_status-style page (HTML, `?auto`, `?json`), cluster-wide. Off by default; `true` = defaults. */
+  status?: boolean | StatusOptions
+  /** Prometheus metrics (prom-client), cluster-wide. Off by default; `true` = defaults. */
+  metrics?: boolean | StatusOptions
+  /** ms after which a finished offloaded task is logged as slow (PHP-FPM slowlog); 0 = off. Default 0. */
+  slowTaskThreshold?: number
+}
+
+export interface ResolvedEndpoint {
+  path: string
+  /** null: no address check (an onRequest guard was given instead). */
+  allow: string[] | null
+  onRequest: onRequestHookHandler | undefined
 }
 
 export interface ResolvedOptions {
@@ -34,6 +59,9 @@ export interface ResolvedOptions {
   resourceLimits: ResourceLimits | undefined
   retryAfter: number
   closeTimeout: number
+  status: ResolvedEndpoint | null
+  metrics: ResolvedEndpoint | null
+  slowTaskThreshold: number
 }
 
 /** Set by the cluster CLI (`--threads 1:4`) so every child gets the same defaults; explicit options win. */
@@ -42,7 +70,9 @@ export const THREADS_ENV = 'FASTIFY_MPM_THREADS'
 // Keys Fastify itself passes to every plugin through `register(plugin, opts)`.
 const REGISTER_KEYS = new Set(['prefix', 'logLevel', 'logSerializers', 'encapsulate'])
 const KNOWN_KEYS = new Set(['threads', 'maxQueue', 'idleTimeout', 'taskTimeout', 'maxTasksPerThread',
-  'resourceLimits', 'retryAfter', 'closeTimeout'])
+  'resourceLimits', 'retryAfter', 'closeTimeout', 'status', 'metrics', 'slowTaskThreshold'])
+const ENDPOINT_KEYS = new Set(['path', 'allow', 'onRequest'])
+const LOOPBACK = ['127.0.0.1', '::1']
 
 function fail (name: string, problem: string): never {
   throw new FST_MPM_INVALID_OPTION(name, problem)
@@ -79,6 +109,34 @@ export function parseThreads (value: unknown, name = 'threads'): { min: number, 
   return fail(name, `must be a number, "min:max" or { min, max }, got ${JSON.stringify(value)}`)
 }
 
+function endpoint (name: string, value: unknown, defaultPath: string): ResolvedEndpoint | null {
+  if (value === undefined || value === false) return null
+  if (value === true) return { path: defaultPath, allow: LOOPBACK, onRequest: undefined }
+  if (value === null || typeof value !== 'object' || Array.isArray(value)) {
+    fail(name, `must be true or an object such as { path: '${defaultPath}', allow: ['127.0.0.1'] }, got ${JSON.stringify(value)}`)
+  }
+  const opts = value as Record<string, unknown>
+  for (const key of Object.keys(opts)) {
+    if (!ENDPOINT_KEYS.has(key)) fail(`${name}.${key}`, `is not a ${name} option (known: ${[...ENDPOINT_KEYS].join(', ')})`)
+  }
+  const path = opts.path ?? defaultPath
+  if (typeof path !== 'string' || !path.startsWith('/') || /[?#\s]/.test(path)) {
+    fail(`${name}.path`, `must be a URL path starting with "/", got ${JSON.stringify(path)}`)
+  }
+  if (opts.onRequest !== undefined && typeof opts.onRequest !== 'function') {
+    fail(`${name}.onRequest`, `must be a Fastify onRequest hook (request, reply) => ..., got ${typeof opts.onRequest}`)
+  }
+  let allow: string[] | null = null
+  if (opts.allow !== undefined) {
+    const problem = checkAllowList(opts.allow)
+    if (problem !== null) fail(`${name}.allow`, problem)
+    allow = [...opts.allow as string[]]
+  } else if (opts.onRequest === undefined) {
+    allow = LOOPBACK
+  }
+  return { path, allow, onRequest: opts.onRequest as onRequestHookHandler | undefined }
+}
+
 function defaultThreads (): { min: number, max: number } {
   const fromEnv = process.env[THREADS_ENV]
   if (fromEnv !== undefined && fromEnv !== '') return parseThreads(fromEnv, `${THREADS_ENV} (environment)`)
@@ -109,6 +167,17 @@ export function resolveOptions (opts: MpmOptions & Record<string, unknown> = {})
     maxTasksPerThread: integer('maxTasksPerThread', opts.maxTasksPerThread, 0),
     resourceLimits,
     retryAfter: integer('retryAfter', opts.retryAfter, 5),
-    closeTimeout: integer('closeTimeout', opts.closeTimeout, 30_000)
+    closeTimeout: integer('closeTimeout', opts.closeTimeout, 30_000),
+    ...endpoints(opts),
+    slowTaskThreshold: integer('slowTaskThreshold', opts.slowTaskThreshold, 0)
   }
+}
+
+function endpoints (opts: MpmOptions): Pick<ResolvedOptions, 'status' | 'metrics'> {
+  const status = endpoint('status', opts.status, '/server-status')
+  const metrics = endpoint('metrics', opts.metrics, '/metrics')
+  if (status !== null && metrics !== null && status.path === metrics.path) {
+    fail('metrics.path', `must differ from status.path (both are "${status.path}")`)
+  }
+  return { status, metrics }
 }

@@ -7,6 +7,7 @@ import { asBuffer, BodyKind, deserializeError, TaskKind } from './marshal.js'
 import { bindHandler, kOffload, toModuleHref, type OffloadTarget, type RouteBinding, type TaskObserver } from './offload.js'
 import { resolveOptions, type MpmOptions, type ResolvedOptions } from './options.js'
 import { ThreadPool, type LoggerLike, type PoolStats } from './pool.js'
+import { registerStatus } from './status/index.js'
 
 export interface RunOptions {
   /** Export to call with the payload. Default: `default`. */
@@ -89,6 +90,9 @@ const plugin: FastifyPluginAsync<MpmOptions> = async function fastifyMpm (fastif
       ? new FST_MPM_HANDLER_MODULE(names, target.href, problem.message)
       : new FST_MPM_HANDLER_EXPORT(names, target.href, target.exportName, problem.exports.join(', ') || 'none')
   })
+
+  // Status page, metrics and slow log: each off unless its option is set.
+  await registerStatus(fastify, mpm)
 
   // -- decorators --
   fastify.decorate('mpm', mpm)

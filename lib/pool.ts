@@ -51,6 +51,9 @@ export interface PoolStats {
   threadExits: number
 }
 
+/** A thread slot as the scoreboard shows it (Apache: `_` idle, `W` busy, `R` starting, `G` finishing, `.` open). */
+export type SlotState = 'idle' | 'busy' | 'starting' | 'finishing' | 'open'
+
 interface Waiting {
   task: RouteTask | RunTask
   opts: TaskOptions
@@ -160,6 +163,33 @@ export class ThreadPool {
       maxQueue: this.options.maxQueue,
       ...this.#counts
     }
+  }
+
+  /**
+   * One state per thread slot (maxThreads of them), for the status scoreboard. tinypool does not
+   * say which thread runs which task, so busy slots are counted, not located: the first `busy`
+   * started threads are shown busy. A thread whose event loop has not started yet is 'starting'.
+   */
+  slots (): SlotState[] {
+    const max = this.options.maxThreads
+    if (this.#tp === null) return this.#running > 0 ? ['busy'] : ['idle']
+    const threads = this.#tp.threads
+    let starting = 0
+    for (const thread of threads) {
+      // tinypool wraps each node:worker_threads Worker; its loop timings are zero until it starts.
+      const elu = (thread as { thread?: { performance?: { eventLoopUtilization: () => { idle: number, active: number } } } }).thread?.performance?.eventLoopUtilization()
+      if (elu !== undefined && elu.idle === 0 && elu.active === 0) starting++
+    }
+    const started = threads.length - starting
+    const busy = Math.min(this.#running, started)
+    const slots: SlotState[] = []
+    for (let i = 0; i < max; i++) {
+      if (i < busy) slots.push(this.#closing ? 'finishing' : 'busy')
+      else if (i < started) slots.push('idle')
+      else if (i < threads.length) slots.push('starting')
+      else slots.push('open')
+    }
+    return slots
   }
 
   /** Stops taking tasks, then waits (up to `timeoutMs`) for running and queued ones; true if all finished. */

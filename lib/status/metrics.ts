@@ -1,0 +1,148 @@
+// Prometheus metrics through prom-client, on its global registry so an app's own metrics are
+// served (and summed across a cluster) alongside ours. Gauges read the pools when scraped;
+// task counters and the duration histogram are fed by mpm.onTask.
+
+import { AggregatorRegistry, Counter, Gauge, Histogram, Registry, register, type MetricObjectWithValues, type MetricValue } from 'prom-client'
+import type { TaskEvent } from '../offload.js'
+import type { PoolStats, SlotState } from '../pool.js'
+import { countSlots, eventLoopUtilization } from './scoreboard.js'
+
+export interface MetricsSource {
+  stats: () => PoolStats
+  slots: () => SlotState[]
+}
+
+export type MetricsJSON = Array<MetricObjectWithValues<MetricValue<string>>>
+
+export interface MetricsText { text: string, contentType: string }
+
+const STATES: SlotState[] = ['busy', 'idle', 'starting', 'finishing', 'open']
+const RESTARTS = { recycled: 'recycled', timeout: 'timedOut', crashed: 'crashed', exited: 'threadExits' } as const
+const DURATION_BUCKETS = [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60]
+// A task that never reached a thread has no handler time.
+const RAN = new Set(['ok', 'error', 'timeout', 'crashed'])
+
+const sources = new Set<MetricsSource>()
+// Restart counts of pools already closed, so the counter never goes down within a process.
+const closedRestarts: Record<keyof typeof RESTARTS, number> = { recycled: 0, timeout: 0, crashed: 0, exited: 0 }
+
+interface Instruments { tasks: Counter<'route' | 'result'>, duration: Histogram<'route'> }
+let instruments: Instruments | undefined
+
+function sumStats (pick: (s: PoolStats) => number): number {
+  let total = 0
+  for (const source of sources) total += pick(source.stats())
+  return total
+}
+
+function create (): Instruments {
+  const registers = [register]
+  new Gauge({
+    name: 'fastify_mpm_threads',
+    help: 'Thread slots by state: busy (running a handler), idle, starting, finishing (before replacement), open (no thread)',
+    labelNames: ['state'],
+    registers,
+    collect () {
+      const counts = countSlots([...sources].flatMap((s) => s.slots()))
+      for (const state of STATES) this.set({ state }, counts[state])
+    }
+  })
+  new Gauge({
+    name: 'fastify_mpm_queue_depth',
+    help: 'Offloaded requests waiting for a free thread',
+    registers,
+    collect () { this.set(sumStats((s) => s.queued)) }
+  })
+  new Gauge({
+    name: 'fastify_mpm_queue_max',
+    help: 'Queue bound (maxQueue); past it requests get 503',
+    registers,
+    collect () { this.set(sumStats((s) => s.maxQueue)) }
+  })
+  new Counter({
+    name: 'fastify_mpm_thread_restarts_total',
+    help: 'Threads replaced, by reason: recycled (maxTasksPerThread), timeout (terminated), crashed (died running a task), exited (exited by itself or died idle)',
+    labelNames: ['reason'],
+    registers,
+    collect () {
+      this.reset()
+      for (const [reason, key] of Object.entries(RESTARTS) as Array<[keyof typeof RESTARTS, keyof PoolStats]>) {
+        this.inc({ reason }, closedRestarts[reason] + sumStats((s) => s[key]))
+      }
+    }
+  })
+  new Gauge({
+    name: 'fastify_mpm_event_loop_utilization',
+    help: 'Main thread event loop utilization (0..1) over the last second, per process',
+    labelNames: ['pid'],
+    registers,
+    collect () {
+      this.reset()
+      this.set({ pid: String(process.pid) }, eventLoopUtilization())
+    }
+  })
+  return {
+    tasks: new Counter({
+      name: 'fastify_mpm_tasks_total',
+      help: 'Offloaded requests by route and result (ok, error, timeout, rejected, crashed, dropped, closing)',
+      labelNames: ['route', 'result'],
+      registers
+    }),
+    duration: new Histogram({
+      name: 'fastify_mpm_handler_duration_seconds',
+      help: 'Time offloaded handlers ran in their thread, by route',
+      labelNames: ['route'],
+      buckets: DURATION_BUCKETS,
+      registers
+    })
+  }
+}
+
+/** Starts counting one pool; returns the observer to hand to mpm.onTask and a function to stop. */
+export function addMetricsSource (source: MetricsSource): { observe: (event: TaskEvent) => void, remove: () => void } {
+  instruments ??= create()
+  const { tasks, duration } = instruments
+  sources.add(source)
+  let removed = false
+  return {
+    observe (event) {
+      tasks.inc({ route: event.route, result: event.result })
+      if (RAN.has(event.result)) duration.observe({ route: event.route }, Math.max(event.durationMs, 0) / 1000)
+    },
+    remove () {
+      if (removed) return
+      removed = true
+      const last = source.stats()
+      for (const [reason, key] of Object.entries(RESTARTS) as Array<[keyof typeof RESTARTS, keyof PoolStats]>) closedRestarts[reason] += last[key]
+      sources.delete(source)
+    }
+  }
+}
+
+export async function localMetrics (): Promise<MetricsText> {
+  return { text: await register.metrics(), contentType: register.contentType }
+}
+
+export async function localMetricsJSON (): Promise<MetricsJSON> {
+  return await register.getMetricsAsJSON()
+}
+
+export interface PrimaryFacts {
+  restarts: number
+  byState: Record<string, number>
+  unanswered: number
+}
+
+/** In the primary: every child's metrics summed with prom-client's aggregator, plus what only the primary knows. */
+export async function aggregateMetrics (children: MetricsJSON[], facts: PrimaryFacts): Promise<MetricsText> {
+  const own = new Registry()
+  const registers = [own]
+  new Counter({ name: 'fastify_mpm_process_restarts_total', help: 'Processes replaced after a crash, heartbeat kill or recycle', registers })
+    .inc(facts.restarts)
+  const processes = new Gauge({ name: 'fastify_mpm_processes', help: 'Processes by state, as the primary sees them', labelNames: ['state'], registers })
+  for (const [state, n] of Object.entries(facts.byState)) processes.set({ state }, n)
+  new Gauge({ name: 'fastify_mpm_processes_unanswered', help: 'Processes whose metrics are missing from this scrape (booting or no answer in time)', registers })
+    .set(facts.unanswered)
+  const merged = AggregatorRegistry.aggregate([...children, await own.getMetricsAsJSON()])
+  return { text: await merged.metrics(), contentType: merged.contentType }
+}

@@ -1,0 +1,171 @@
+// The human page: one self-contained HTML document (inline CSS, no script, no external assets),
+// so it renders the same behind any proxy and refreshes with a plain meta tag.
+
+import type { SlotState } from '../pool.js'
+import { humanDuration } from './render-auto.js'
+import { LETTER_KEY, LETTERS } from './scoreboard.js'
+import type { ProcessSummary, RouteSummary, ServerStatus } from './summary.js'
+
+export interface HtmlOptions {
+  /** the status path, for the links to the other formats */
+  path: string
+  /** seconds between automatic reloads, 0 = none */
+  refresh: number
+}
+
+const STATE_BY_LETTER = new Map<string, SlotState>(Object.entries(LETTERS).map(([state, letter]) => [letter, state as SlotState]))
+const QUEUE_CELLS = 24
+
+const CSS = `
+:root{--fg:#1f2328;--muted:#656d76;--line:#d8dee4;--bg:#f6f8fa;--card:#fff;
+--idle:#dff3e4;--idle-fg:#1a7f37;--busy:#fb8500;--busy-fg:#fff;--start:#cfe2ff;--start-fg:#0a58ca;
+--grace:#8250df;--grace-fg:#fff;--open:#fff;--open-fg:#8c959f}
+*{box-sizing:border-box}
+body{margin:0;padding:24px 32px 40px;font:14px/1.45 system-ui,-apple-system,"Segoe UI",Roboto,"Noto Sans",sans-serif;color:var(--fg);background:var(--bg)}
+header{display:flex;align-items:baseline;gap:16px;flex-wrap:wrap;margin-bottom:18px}
+h1{font-size:22px;margin:0}
+h2{font-size:15px;margin:0 0 12px;text-transform:uppercase;letter-spacing:.04em;color:var(--muted)}
+.sub{color:var(--muted)}
+section{background:var(--card);border:1px solid var(--line);border-radius:8px;padding:16px 18px;margin-bottom:16px}
+.note{background:#fff8c5;border:1px solid #d4a72c;border-radius:8px;padding:10px 14px;margin-bottom:16px}
+.tiles{display:grid;grid-template-columns:repeat(auto-fill,minmax(120px,1fr));gap:10px;background:none;border:0;padding:0}
+.tile{background:var(--card);border:1px solid var(--line);border-radius:8px;padding:10px 12px}
+.tile b{display:block;font-size:20px;font-variant-numeric:tabular-nums}
+.tile span{color:var(--muted);font-size:12px}
+.board{display:flex;flex-direction:column;gap:10px}
+.row{display:flex;align-items:center;gap:14px;flex-wrap:wrap}
+.label{width:150px;font-variant-numeric:tabular-nums}
+.label small{display:block;color:var(--muted)}
+.grid{display:flex;flex-wrap:wrap;gap:4px}
+.cell{width:28px;height:28px;border-radius:5px;display:inline-flex;align-items:center;justify-content:center;
+font:600 14px/1 ui-monospace,SFMono-Regular,Menlo,Consolas,monospace;border:1px solid transparent}
+.s-idle{background:var(--idle);color:var(--idle-fg);border-color:#aceebb}
+.s-busy{background:var(--busy);color:var(--busy-fg)}
+.s-starting{background:var(--start);color:var(--start-fg)}
+.s-finishing{background:var(--grace);color:var(--grace-fg)}
+.s-open{background:var(--open);color:var(--open-fg);border:1px dashed #c6ccd2}
+.queue{display:flex;align-items:center;gap:3px;color:var(--muted);font-size:12px}
+.qcell{width:8px;height:18px;border-radius:2px;background:#ffd8a8}
+.missing{color:#cf222e}
+.key{display:flex;flex-wrap:wrap;gap:6px 18px;margin:14px 0 0;padding:12px 0 0;border-top:1px solid var(--line);color:var(--muted);font-size:12px}
+.key div{display:flex;align-items:center;gap:6px}
+.key .cell{width:20px;height:20px;font-size:12px}
+table{border-collapse:collapse;width:100%;font-variant-numeric:tabular-nums}
+th,td{text-align:right;padding:6px 10px;border-bottom:1px solid var(--line);white-space:nowrap}
+th:first-child,td:first-child{text-align:left}
+th{color:var(--muted);font-weight:600;font-size:12px}
+tr:last-child td{border-bottom:0}
+td.route{font-family:ui-monospace,SFMono-Regular,Menlo,Consolas,monospace}
+.bad{color:#cf222e}
+footer{color:var(--muted);font-size:12px}
+footer a{color:#0969da}
+`
+
+export function renderHtml (status: ServerStatus, opts: HtmlOptions): string {
+  const { server, totals } = status
+  const processes = `${totals.processes} process${totals.processes === 1 ? '' : 'es'}`
+  const refresh = opts.refresh > 0 ? `<meta http-equiv="refresh" content="${opts.refresh}">\n` : ''
+  return `<!doctype html>
+<html lang="en"><head><meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+${refresh}<title>Server status · fastify-mpm</title>
+<style>${CSS}</style></head>
+<body>
+<header><h1>Server status</h1><span class="sub">fastify-mpm ${esc(server.version)} · Node.js ${esc(server.node)} ·
+${server.mode === 'cluster' ? `cluster of ${processes}, primary pid ${server.pid}` : `single process, pid ${server.pid}`} ·
+${esc(server.generatedAt.replace('T', ' ').replace(/\.\d+Z$/, ' UTC'))}</span></header>
+${server.note === undefined ? '' : `<div class="note" role="status">${esc(server.note)}</div>\n`}<section class="tiles">
+${tile(humanDuration(server.uptimeSec), 'server uptime')}
+${tile(int(totals.accesses), 'requests served')}
+${tile(fixed(totals.reqPerSec, 2), 'requests / s')}
+${tile(`${totals.busy} / ${totals.idle}`, 'threads busy / idle')}
+${tile(int(totals.queued), 'queued')}
+${tile(int(totals.rejected), 'rejected (503)')}
+${tile(int(totals.timedOut), 'timed out')}
+${tile(int(totals.recycled), 'threads recycled')}
+${server.mode === 'cluster' ? tile(int(server.processRestarts), 'process restarts') : ''}
+</section>
+<section><h2>Scoreboard</h2>
+<div class="board" id="scoreboard">
+${status.processes.map(boardRow).join('\n')}
+</div>
+<div class="key">${LETTER_KEY.map(([letter, meaning]) => `<div>${cell(letter, meaning)}${esc(meaning)}</div>`).join('')}<div><span class="qcell"></span>task waiting in the queue</div></div>
+</section>
+<section><h2>Processes</h2>
+<table id="processes"><thead><tr><th>pid</th><th>worker</th><th>state</th><th>uptime</th><th>requests</th><th>req/s</th>
+<th>busy</th><th>idle</th><th>threads</th><th>queue</th><th>rejected</th><th>timed out</th><th>crashed</th><th>recycled</th><th>event loop</th></tr></thead>
+<tbody>
+${status.processes.map(processRow).join('\n')}
+</tbody></table>
+</section>
+<section><h2>Offloaded routes</h2>
+${status.routes.length === 0
+    ? '<p class="sub">No offloaded request has finished yet.</p>'
+    : `<table id="routes"><thead><tr><th>route</th><th>requests</th><th>mean</th><th>p50</th><th>p99</th><th>max</th>
+<th>errors</th><th>timeouts</th><th>rejected</th><th>crashed</th></tr></thead>
+<tbody>
+${status.routes.map(routeRow).join('\n')}
+</tbody></table>`}
+</section>
+<footer>Also as <a href="${esc(opts.path)}?auto">?auto</a> (Apache mod_status keys) and <a href="${esc(opts.path)}?json">?json</a> ·
+auto-refresh: <a href="${esc(opts.path)}?refresh=5">?refresh=5</a> · request times are measured in the threads, since each process started.</footer>
+</body></html>
+`
+}
+
+function boardRow (p: ProcessSummary): string {
+  const worker = p.workerId === undefined ? '' : `worker ${p.workerId} · `
+  const label = `<div class="label">pid ${p.pid}<small>${worker}${esc(p.state)}</small></div>`
+  if (!p.answered) return `<div class="row" data-pid="${p.pid}">${label}<div class="missing">${esc(p.reason)}</div></div>`
+  const cells = [...p.scoreboard].map((letter, i) => cell(letter, `pid ${p.pid}, thread slot ${i + 1}: ${meaningOf(letter)}`)).join('')
+  const waiting = p.pool.queued
+  const queue = `<div class="queue" title="${waiting} task(s) waiting for a thread">queue ${waiting} / ${p.pool.maxQueue}` +
+    `${'<span class="qcell"></span>'.repeat(Math.min(waiting, QUEUE_CELLS))}${waiting > QUEUE_CELLS ? ` +${waiting - QUEUE_CELLS}` : ''}</div>`
+  return `<div class="row" data-pid="${p.pid}">${label}<div class="grid">${cells}</div>${queue}</div>`
+}
+
+function cell (letter: string, title: string): string {
+  const state = STATE_BY_LETTER.get(letter) ?? 'open'
+  return `<span class="cell s-${state}" data-state="${state}" title="${esc(title)}">${esc(letter)}</span>`
+}
+
+function meaningOf (letter: string): string {
+  return LETTER_KEY.find(([l]) => l === letter)?.[1] ?? 'unknown'
+}
+
+function processRow (p: ProcessSummary): string {
+  const head = `<td>${p.pid}</td><td>${p.workerId ?? '–'}</td>`
+  if (!p.answered) {
+    return `<tr>${head}<td class="bad">${esc(p.state)}: ${esc(p.reason)}</td><td>${humanDuration(p.uptimeSec)}</td>${'<td>–</td>'.repeat(11)}</tr>`
+  }
+  const pool = p.pool
+  return `<tr>${head}<td>${esc(p.state)}</td><td>${humanDuration(p.uptimeSec)}</td><td>${int(p.accesses)}</td><td>${fixed(p.reqPerSec, 2)}</td>` +
+    `<td>${p.slots.busy + p.slots.finishing}</td><td>${p.slots.idle}</td><td>${pool.threads} of ${pool.minThreads}–${pool.maxThreads}</td>` +
+    `<td>${pool.queued} / ${pool.maxQueue}</td>${count(pool.rejected)}${count(pool.timedOut)}${count(pool.crashed)}<td>${int(pool.recycled)}</td>` +
+    `<td>${Math.round(p.eventLoopUtilization * 100)} %</td></tr>`
+}
+
+function routeRow (r: RouteSummary): string {
+  const requests = Object.values(r.results).reduce((n, v) => n + (v ?? 0), 0)
+  return `<tr><td class="route">${esc(r.route)}</td><td>${int(requests)}</td><td>${ms(r.meanMs)}</td><td>${ms(r.p50Ms)}</td>` +
+    `<td>${ms(r.p99Ms)}</td><td>${ms(r.maxMs)}</td>${count(r.results.error)}${count(r.results.timeout)}${count(r.results.rejected)}${count(r.results.crashed)}</tr>`
+}
+
+function tile (value: string, label: string): string {
+  return `<div class="tile"><b>${esc(value)}</b><span>${esc(label)}</span></div>`
+}
+
+function count (n: number | undefined): string {
+  return `<td${n !== undefined && n > 0 ? ' class="bad"' : ''}>${int(n ?? 0)}</td>`
+}
+
+function ms (value: number): string {
+  if (value >= 1000) return `${fixed(value / 1000, 2)} s`
+  return `${fixed(value, value < 10 ? 2 : 1)} ms`
+}
+
+function int (n: number): string { return Math.round(n).toLocaleString('en-US') }
+function fixed (n: number, digits: number): string { return n.toFixed(digits) }
+
+const ESCAPES: Record<string, string> = { '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' }
+function esc (text: string): string { return text.replace(/[&<>"']/g, (c) => ESCAPES[c]) }

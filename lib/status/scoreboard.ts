@@ -1,0 +1,209 @@
+// One process's view of itself: requests served, its thread slots as scoreboard letters, its
+// queue and fault counters, and per-route handler times. Plain data, so it can cross IPC.
+
+import { performance } from 'node:perf_hooks'
+import type { TaskEvent, TaskResult } from '../offload.js'
+import type { PoolStats, SlotState } from '../pool.js'
+
+/** Apache's scoreboard letters for the states a thread slot can be in. */
+export const LETTERS: Record<SlotState, string> = { idle: '_', busy: 'W', starting: 'R', finishing: 'G', open: '.' }
+
+export const LETTER_KEY: Array<[string, string]> = [
+  ['_', 'idle thread, waiting for a task'],
+  ['W', 'running a handler'],
+  ['R', 'thread (re)starting'],
+  ['G', 'finishing its task before the process or thread is replaced'],
+  ['.', 'open slot, no thread started']
+]
+
+export interface RouteSnapshot {
+  route: string
+  /** handler runs measured (ok, error, timeout, crashed) */
+  count: number
+  totalMs: number
+  maxMs: number
+  meanMs: number
+  p50Ms: number
+  p99Ms: number
+  /** every settled request by result, including ones that never ran (rejected, dropped, closing) */
+  results: Partial<Record<TaskResult, number>>
+  /** log-scale histogram (bucket index → count), so processes' percentiles can be merged exactly */
+  buckets: Record<string, number>
+}
+
+export interface ProcessSnapshot {
+  answered: true
+  pid: number
+  /** node:cluster worker id; absent outside a cluster */
+  workerId?: number
+  state: 'ready' | 'stopping' | 'closing'
+  startedAt: number
+  uptimeSec: number
+  accesses: number
+  bytes: number
+  reqPerSec: number
+  /** main event loop utilization (0..1) over the last second or so */
+  eventLoopUtilization: number
+  scoreboard: string
+  slots: Record<SlotState, number>
+  pool: PoolStats
+  routes: RouteSnapshot[]
+}
+
+/** A process the primary knows of but that sent no snapshot (booting, or did not answer in time). */
+export interface MissingProcess {
+  answered: false
+  pid: number
+  workerId?: number
+  state: 'booting' | 'ready' | 'stopping' | 'unknown'
+  startedAt: number
+  uptimeSec: number
+  reason: string
+}
+
+export type ProcessEntry = ProcessSnapshot | MissingProcess
+
+/** What a process needs from its pool to describe itself. */
+export interface SnapshotSource {
+  stats: () => PoolStats
+  slots: () => SlotState[]
+  closing: () => boolean
+}
+
+// Buckets grow by 2^(1/16) (~4.4 %) from 1 µs: percentiles are within that of the true value.
+const BASE_MS = 0.001
+const PER_DOUBLING = 16
+const RAN: ReadonlySet<TaskResult> = new Set<TaskResult>(['ok', 'error', 'timeout', 'crashed'])
+
+export function bucketOf (ms: number): number {
+  return ms <= BASE_MS ? 0 : Math.ceil(Math.log2(ms / BASE_MS) * PER_DOUBLING)
+}
+
+export function bucketUpper (index: number): number {
+  return BASE_MS * 2 ** (index / PER_DOUBLING)
+}
+
+/** The value at quantile q (0..1) of a bucketed histogram, capped at the largest value seen. */
+export function quantile (buckets: Record<string, number>, count: number, q: number, maxMs: number): number {
+  if (count === 0) return 0
+  const rank = Math.max(1, Math.ceil(q * count))
+  const indexes = Object.keys(buckets).map(Number).sort((a, b) => a - b)
+  let seen = 0
+  for (const index of indexes) {
+    seen += buckets[index]
+    if (seen >= rank) return Math.min(bucketUpper(index), maxMs)
+  }
+  return maxMs
+}
+
+class RouteStats {
+  count = 0
+  totalMs = 0
+  maxMs = 0
+  readonly results: Partial<Record<TaskResult, number>> = {}
+  readonly buckets: Record<string, number> = {}
+
+  record (event: TaskEvent): void {
+    this.results[event.result] = (this.results[event.result] ?? 0) + 1
+    if (!RAN.has(event.result)) return
+    const ms = Math.max(0, event.durationMs)
+    this.count++
+    this.totalMs += ms
+    if (ms > this.maxMs) this.maxMs = ms
+    const index = bucketOf(ms)
+    this.buckets[index] = (this.buckets[index] ?? 0) + 1
+  }
+
+  snapshot (route: string): RouteSnapshot {
+    return summarizeRoute(route, this.count, this.totalMs, this.maxMs, { ...this.results }, { ...this.buckets })
+  }
+}
+
+export function summarizeRoute (route: string, count: number, totalMs: number, maxMs: number,
+  results: RouteSnapshot['results'], buckets: Record<string, number>): RouteSnapshot {
+  return {
+    route,
+    count,
+    totalMs,
+    maxMs,
+    meanMs: count === 0 ? 0 : totalMs / count,
+    p50Ms: quantile(buckets, count, 0.5, maxMs),
+    p99Ms: quantile(buckets, count, 0.99, maxMs),
+    results,
+    buckets
+  }
+}
+
+let lastElu = performance.eventLoopUtilization()
+let lastEluAt = performance.now()
+let recentElu = lastElu.utilization
+
+/** The main thread's event loop utilization over the last second (or since start, at first). */
+export function eventLoopUtilization (): number {
+  const now = performance.now()
+  if (now - lastEluAt >= 1000) {
+    const current = performance.eventLoopUtilization()
+    recentElu = performance.eventLoopUtilization(current, lastElu).utilization
+    lastElu = current
+    lastEluAt = now
+  }
+  return recentElu
+}
+
+export function countSlots (slots: SlotState[]): Record<SlotState, number> {
+  const counts: Record<SlotState, number> = { idle: 0, busy: 0, starting: 0, finishing: 0, open: 0 }
+  for (const slot of slots) counts[slot]++
+  return counts
+}
+
+/** Counts what this process serves and turns it, with the pool's state, into a snapshot. */
+export class LocalStatus {
+  readonly startedAt = Date.now()
+  accesses = 0
+  bytes = 0
+  readonly #routes = new Map<string, RouteStats>()
+  readonly #source: SnapshotSource
+
+  constructor (source: SnapshotSource) {
+    this.#source = source
+  }
+
+  /** onResponse: one more request served, with its Content-Length when it had one. */
+  served (contentLength: unknown): void {
+    this.accesses++
+    const bytes = Number(contentLength)
+    if (Number.isFinite(bytes) && bytes > 0) this.bytes += bytes
+  }
+
+  /** mpm.onTask observer. */
+  readonly task = (event: TaskEvent): void => {
+    let stats = this.#routes.get(event.route)
+    if (stats === undefined) {
+      stats = new RouteStats()
+      this.#routes.set(event.route, stats)
+    }
+    stats.record(event)
+  }
+
+  snapshot (workerId?: number): ProcessSnapshot {
+    const slots = this.#source.slots()
+    const uptimeSec = Math.max((Date.now() - this.startedAt) / 1000, 0.001)
+    const snapshot: ProcessSnapshot = {
+      answered: true,
+      pid: process.pid,
+      state: this.#source.closing() ? 'closing' : 'ready',
+      startedAt: this.startedAt,
+      uptimeSec,
+      accesses: this.accesses,
+      bytes: this.bytes,
+      reqPerSec: this.accesses / uptimeSec,
+      eventLoopUtilization: eventLoopUtilization(),
+      scoreboard: slots.map((slot) => LETTERS[slot]).join(''),
+      slots: countSlots(slots),
+      pool: this.#source.stats(),
+      routes: [...this.#routes].map(([route, stats]) => stats.snapshot(route))
+    }
+    if (workerId !== undefined) snapshot.workerId = workerId
+    return snapshot
+  }
+}

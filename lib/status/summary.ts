@@ -1,0 +1,149 @@
+// Turns the snapshots of one or many processes into what every format shows: server facts,
+// totals, the whole scoreboard, each process, and per-route times merged across processes.
+
+import { readFileSync } from 'node:fs'
+import type { TaskResult } from '../offload.js'
+import type { SlotState } from '../pool.js'
+import { LETTERS, summarizeRoute, type MissingProcess, type ProcessEntry, type ProcessSnapshot, type RouteSnapshot } from './scoreboard.js'
+
+export const VERSION: string = (JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }).version
+
+export type RouteSummary = Omit<RouteSnapshot, 'buckets'>
+export type ProcessSummary = (Omit<ProcessSnapshot, 'routes'> & { routes: RouteSummary[] }) | MissingProcess
+
+export interface ServerStatus {
+  server: {
+    name: 'fastify-mpm'
+    version: string
+    node: string
+    mode: 'single' | 'cluster'
+    /** the primary's pid in a cluster, else this process's */
+    pid: number
+    startedAt: number
+    uptimeSec: number
+    generatedAt: string
+    /** processes replaced after a crash, heartbeat kill or recycle (cluster only) */
+    processRestarts: number
+    /** set when part of the picture is missing, e.g. the primary did not answer */
+    note?: string
+  }
+  totals: {
+    processes: number
+    answered: number
+    accesses: number
+    bytes: number
+    reqPerSec: number
+    bytesPerSec: number
+    bytesPerReq: number
+    slots: Record<SlotState, number>
+    busy: number
+    idle: number
+    queued: number
+    maxQueue: number
+    completed: number
+    failed: number
+    rejected: number
+    timedOut: number
+    crashed: number
+    dropped: number
+    recycled: number
+  }
+  scoreboard: string
+  processes: ProcessSummary[]
+  routes: RouteSummary[]
+}
+
+export interface SummaryInput {
+  mode: 'single' | 'cluster'
+  pid: number
+  startedAt: number
+  processRestarts: number
+  note?: string
+  processes: ProcessEntry[]
+}
+
+const GRACEFUL = new Set(['stopping', 'closing'])
+
+export function summarize (input: SummaryInput): ServerStatus {
+  const processes = input.processes.map(graceful).sort((a, b) => (a.workerId ?? 0) - (b.workerId ?? 0) || a.pid - b.pid)
+  const answered = processes.filter((p): p is ProcessSnapshot => p.answered)
+  const sum = (pick: (p: ProcessSnapshot) => number): number => answered.reduce((total, p) => total + pick(p), 0)
+  const slots: Record<SlotState, number> = { idle: 0, busy: 0, starting: 0, finishing: 0, open: 0 }
+  for (const p of answered) for (const key of Object.keys(slots) as SlotState[]) slots[key] += p.slots[key]
+  const accesses = sum((p) => p.accesses)
+  const bytes = sum((p) => p.bytes)
+  const uptimeSec = Math.max((Date.now() - input.startedAt) / 1000, 0.001)
+  return {
+    server: {
+      name: 'fastify-mpm',
+      version: VERSION,
+      node: process.version,
+      mode: input.mode,
+      pid: input.pid,
+      startedAt: input.startedAt,
+      uptimeSec,
+      generatedAt: new Date().toISOString(),
+      processRestarts: input.processRestarts,
+      ...(input.note === undefined ? {} : { note: input.note })
+    },
+    totals: {
+      processes: processes.length,
+      answered: answered.length,
+      accesses,
+      bytes,
+      reqPerSec: sum((p) => p.reqPerSec),
+      bytesPerSec: bytes / uptimeSec,
+      bytesPerReq: accesses === 0 ? 0 : bytes / accesses,
+      slots,
+      busy: slots.busy + slots.finishing,
+      idle: slots.idle,
+      queued: sum((p) => p.pool.queued),
+      maxQueue: sum((p) => p.pool.maxQueue),
+      completed: sum((p) => p.pool.completed),
+      failed: sum((p) => p.pool.failed),
+      rejected: sum((p) => p.pool.rejected),
+      timedOut: sum((p) => p.pool.timedOut),
+      crashed: sum((p) => p.pool.crashed),
+      dropped: sum((p) => p.pool.dropped),
+      recycled: sum((p) => p.pool.recycled)
+    },
+    scoreboard: answered.map((p) => p.scoreboard).join(''),
+    processes: processes.map((p) => p.answered ? { ...p, routes: p.routes.map(withoutBuckets) } : p),
+    routes: mergeRoutes(answered).map(withoutBuckets)
+  }
+}
+
+/** A process being replaced shows its busy threads as `G`, as Apache does during a graceful restart. */
+function graceful (entry: ProcessEntry): ProcessEntry {
+  if (!entry.answered || !GRACEFUL.has(entry.state) || entry.slots.busy === 0) return entry
+  return {
+    ...entry,
+    scoreboard: entry.scoreboard.replaceAll(LETTERS.busy, LETTERS.finishing),
+    slots: { ...entry.slots, busy: 0, finishing: entry.slots.finishing + entry.slots.busy }
+  }
+}
+
+function mergeRoutes (processes: ProcessSnapshot[]): RouteSnapshot[] {
+  const byRoute = new Map<string, RouteSnapshot[]>()
+  for (const p of processes) {
+    for (const route of p.routes) byRoute.set(route.route, [...(byRoute.get(route.route) ?? []), route])
+  }
+  return [...byRoute].sort(([a], [b]) => a.localeCompare(b)).map(([route, parts]) => {
+    const results: Partial<Record<TaskResult, number>> = {}
+    const buckets: Record<string, number> = {}
+    for (const part of parts) {
+      for (const [result, n] of Object.entries(part.results) as Array<[TaskResult, number]>) results[result] = (results[result] ?? 0) + n
+      for (const [index, n] of Object.entries(part.buckets)) buckets[index] = (buckets[index] ?? 0) + n
+    }
+    return summarizeRoute(route,
+      parts.reduce((n, p) => n + p.count, 0),
+      parts.reduce((n, p) => n + p.totalMs, 0),
+      parts.reduce((n, p) => Math.max(n, p.maxMs), 0),
+      results, buckets)
+  })
+}
+
+function withoutBuckets ({ buckets, ...route }: RouteSnapshot): RouteSummary {
+  void buckets
+  return route
+}
