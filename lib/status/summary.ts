@@ -19,6 +19,8 @@ export interface ServerStatus {
     mode: 'single' | 'cluster'
     /** the primary's pid in a cluster, else this process's */
     pid: number
+    /** the process that served this page */
+    servedBy: number
     startedAt: number
     uptimeSec: number
     generatedAt: string
@@ -80,6 +82,7 @@ export function summarize (input: SummaryInput): ServerStatus {
       node: process.version,
       mode: input.mode,
       pid: input.pid,
+      servedBy: process.pid,
       startedAt: input.startedAt,
       uptimeSec,
       generatedAt: new Date().toISOString(),
