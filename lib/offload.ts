@@ -105,9 +105,12 @@ async function handle (binding: RouteBinding, request: FastifyRequest, reply: Fa
   }
   let outcome: Outcome
   const started = binding.observers.length > 0 ? performance.now() : 0
+  let settled = false
   try {
-    outcome = await pool.run(task, { timeout: binding.timeout, signal: () => request.signal, log: request.log })
+    outcome = await pool.run(task, { timeout: binding.timeout, signal: () => goneSignal(reply, () => settled), log: request.log })
+    settled = true
   } catch (err) {
+    settled = true
     if ((err as { statusCode?: number }).statusCode === 503) reply.header('retry-after', binding.retryAfter)
     if (started > 0) notify(binding, request.id, resultOf(err as Error), performance.now() - started)
     throw withContext(err as Error, binding)
@@ -123,6 +126,21 @@ async function handle (binding: RouteBinding, request: FastifyRequest, reply: Fa
     case BodyKind.Empty: return reply.send()
     default: return outcome.b
   }
+}
+
+/**
+ * Aborts once nobody can use the task's result: the response closed before the task settled,
+ * because the client left or Fastify already answered (its handlerTimeout). Not request.signal:
+ * with Fastify 5.12 on Node 20 it aborts as soon as a request body has been read
+ * (fastify/fastify#6725), which dropped every queued POST, and on every normal completion,
+ * which cost an AbortError (a DOMException with a stack) per request.
+ */
+function goneSignal (reply: FastifyReply, settled: () => boolean): AbortSignal {
+  const abort = new AbortController()
+  const res = reply.raw
+  if (res.destroyed) abort.abort()
+  else res.once('close', () => { if (!settled()) abort.abort() })
+  return abort.signal
 }
 
 const RESULT_BY_CODE: Record<string, TaskResult> = {
