@@ -72,10 +72,10 @@ ${refresh}<title>Server status · fastify-mpm</title>
 <style>${CSS}</style></head>
 <body>
 <header><h1>Server status</h1><span class="sub">fastify-mpm ${esc(server.version)} · Node.js ${esc(server.node)} ·
-${server.mode === 'cluster' ? `cluster of ${processes}, primary pid ${server.pid}` : `single process, pid ${server.pid}`} ·
+${server.mode === 'cluster' ? `cluster of ${processes}, primary pid ${server.pid}, page from pid ${server.servedBy}` : `single process, pid ${server.pid}`} ·
 ${esc(server.generatedAt.replace('T', ' ').replace(/\.\d+Z$/, ' UTC'))}</span></header>
 ${server.note === undefined ? '' : `<div class="note" role="status">${esc(server.note)}</div>\n`}<section class="tiles">
-${tile(humanDuration(server.uptimeSec), 'server uptime')}
+${tile(shortDuration(server.uptimeSec), 'server uptime')}
 ${tile(int(totals.accesses), 'requests served')}
 ${tile(fixed(totals.reqPerSec, 2), 'requests / s')}
 ${tile(`${totals.busy} / ${totals.idle}`, 'threads busy / idle')}
@@ -140,7 +140,7 @@ function processRow (p: ProcessSummary): string {
   }
   const pool = p.pool
   return `<tr>${head}<td>${esc(p.state)}</td><td>${humanDuration(p.uptimeSec)}</td><td>${int(p.accesses)}</td><td>${fixed(p.reqPerSec, 2)}</td>` +
-    `<td>${p.slots.busy + p.slots.finishing}</td><td>${p.slots.idle}</td><td>${pool.threads} of ${pool.minThreads}–${pool.maxThreads}</td>` +
+    `<td>${p.slots.busy + p.slots.finishing}</td><td>${p.slots.idle}</td><td>${pool.threads} of ${pool.minThreads === pool.maxThreads ? pool.maxThreads : `${pool.minThreads}–${pool.maxThreads}`}</td>` +
     `<td>${pool.queued} / ${pool.maxQueue}</td>${count(pool.rejected)}${count(pool.timedOut)}${count(pool.crashed)}<td>${int(pool.recycled)}</td>` +
     `<td>${Math.round(p.eventLoopUtilization * 100)} %</td></tr>`
 }
@@ -149,6 +149,16 @@ function routeRow (r: RouteSummary): string {
   const requests = Object.values(r.results).reduce((n, v) => n + (v ?? 0), 0)
   return `<tr><td class="route">${esc(r.route)}</td><td>${int(requests)}</td><td>${ms(r.meanMs)}</td><td>${ms(r.p50Ms)}</td>` +
     `<td>${ms(r.p99Ms)}</td><td>${ms(r.maxMs)}</td>${count(r.results.error)}${count(r.results.timeout)}${count(r.results.rejected)}${count(r.results.crashed)}</tr>`
+}
+
+/** 42s, 5m 03s, 2h 07m, 3d 04h: fits a tile on one line. */
+function shortDuration (seconds: number): string {
+  const s = Math.floor(seconds)
+  const pad = (n: number): string => String(n).padStart(2, '0')
+  if (s < 60) return `${s}s`
+  if (s < 3600) return `${Math.floor(s / 60)}m ${pad(s % 60)}s`
+  if (s < 86400) return `${Math.floor(s / 3600)}h ${pad(Math.floor(s / 60) % 60)}m`
+  return `${Math.floor(s / 86400)}d ${pad(Math.floor(s / 3600) % 24)}h`
 }
 
 function tile (value: string, label: string): string {
