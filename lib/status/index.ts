@@ -56,7 +56,7 @@ export async function registerStatus (fastify: FastifyInstance, mpm: Mpm): Promi
         reply.header('cache-control', 'no-store')
         if ('json' in query) return reply.type('application/json; charset=utf-8').send(JSON.stringify(data))
         if ('auto' in query) return reply.type('text/plain; charset=utf-8').send(renderAuto(data))
-        return reply.type('text/html; charset=utf-8').send(renderHtml(data, { path: status.path, refresh: refresh(query.refresh) }))
+        return reply.type('text/html; charset=utf-8').send(renderHtml(data, { refresh: refresh(query.refresh) }))
       }
     })
   }

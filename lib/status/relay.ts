@@ -68,11 +68,15 @@ export function installStatusRelay (view: PrimaryView, opts: RelayOptions = {}):
   const pending = new Map<number, (data: unknown) => void>()
   let seq = 0
 
-  const ask = async (worker: Worker, what: What): Promise<{ answered: boolean, data?: unknown }> => {
+  const ask = async (worker: Worker, what: What): Promise<{ answered: boolean, data?: unknown, reason?: string }> => {
     const id = ++seq
     return await new Promise((resolve) => {
       const timer = setTimeout(() => { pending.delete(id); resolve({ answered: false }) }, timeout)
-      pending.set(id, (data) => { clearTimeout(timer); pending.delete(id); resolve({ answered: data !== null && data !== undefined, data }) })
+      pending.set(id, (data) => {
+        clearTimeout(timer)
+        pending.delete(id)
+        resolve(data !== null && data !== undefined ? { answered: true, data } : { answered: false, reason: `${what} not enabled in this process` })
+      })
       send(worker, { type: MSG.collect, id, what }, () => { clearTimeout(timer); pending.delete(id); resolve({ answered: false }) })
     })
   }
@@ -84,7 +88,7 @@ export function installStatusRelay (view: PrimaryView, opts: RelayOptions = {}):
       if (child.state === 'booting') return { child, answer: { answered: false }, reason: 'booting' }
       if (worker === undefined || !worker.isConnected()) return { child, answer: { answered: false }, reason: 'not connected' }
       const answer = await ask(worker, what)
-      return { child, answer, reason: `no answer within ${timeout} ms` }
+      return { child, answer, reason: answer.reason ?? `no answer within ${timeout} ms` }
     }))
     if (what === 'metrics') {
       const { aggregateMetrics } = await import('./metrics.js')

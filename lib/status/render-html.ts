@@ -7,8 +7,6 @@ import { LETTER_KEY, LETTERS } from './scoreboard.js'
 import type { ProcessSummary, RouteSummary, ServerStatus } from './summary.js'
 
 export interface HtmlOptions {
-  /** the status path, for the links to the other formats */
-  path: string
   /** seconds between automatic reloads, 0 = none */
   refresh: number
 }
@@ -107,8 +105,8 @@ ${status.routes.length === 0
 ${status.routes.map(routeRow).join('\n')}
 </tbody></table>`}
 </section>
-<footer>Also as <a href="${esc(opts.path)}?auto">?auto</a> (Apache mod_status keys) and <a href="${esc(opts.path)}?json">?json</a> ·
-auto-refresh: <a href="${esc(opts.path)}?refresh=5">?refresh=5</a> · request times are measured in the threads, since each process started.</footer>
+<footer>Also as <a href="?auto">?auto</a> (Apache mod_status keys) and <a href="?json">?json</a> ·
+auto-refresh: <a href="?refresh=5">?refresh=5</a> · request times are measured in the threads, since each process started.</footer>
 </body></html>
 `
 }
