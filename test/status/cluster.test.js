@@ -26,7 +26,7 @@ describe('status across a cluster (2 processes × 2 threads)', { timeout: 90_000
       processes: 2,
       threads: 2,
       listen: { port: 0, host: '127.0.0.1' },
-      gracefulTimeout: 5000,
+      gracefulTimeout: 15_000,
       signals: false,
       logger: false
     })
@@ -75,6 +75,31 @@ describe('status across a cluster (2 processes × 2 threads)', { timeout: 90_000
       gate.open()
     }
     assert.equal((await running).status, 200)
+  })
+
+  test('during a graceful reload, the process finishing a long request shows G', async () => {
+    const gate = dir.gate('reload-graceful')
+    const running = send(`${url}/gate?gate=${encodeURIComponent(gate.path)}`, { reset: true })
+    let reloading
+    try {
+      await waitFor(async () => (await json()).totals.busy === 1, { timeoutMs: 15_000, what: 'the long request to run' })
+      reloading = handle.reload()
+      const status = await waitFor(async () => {
+        const s = await json()
+        return s.processes.find((p) => p.answered && p.state === 'stopping' && p.scoreboard.includes('G')) ? s : null
+      }, { timeoutMs: 30_000, intervalMs: 100, what: 'a stopping process with a G slot' })
+      const stopping = status.processes.find((p) => p.state === 'stopping')
+      assert.equal(stopping.slots.finishing, 1)
+      assert.doesNotMatch(stopping.scoreboard, /W/)
+      assert.equal((await send(`${url}/server-status?auto`, { reset: true })).status, 200)
+    } finally {
+      gate.open()
+    }
+    assert.equal((await running).status, 200, 'the long request finished during the reload')
+    await reloading
+    const after = await json()
+    assert.equal(after.totals.answered, 2)
+    assert.equal(after.processes.filter((p) => p.state === 'ready').length, 2)
   })
 
   test('metrics are summed over the processes; process restarts come from the primary', async () => {
