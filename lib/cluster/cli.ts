@@ -1,0 +1,128 @@
+#!/usr/bin/env node
+// fastify-mpm start ./app.js --processes 4 --threads 1:4 --port 3000
+// The primary of a cluster, from the command line; flags map 1:1 onto cluster() options.
+
+import { availableParallelism } from 'node:os'
+import { resolve } from 'node:path'
+import { pathToFileURL } from 'node:url'
+import { parseArgs } from 'node:util'
+import { parseThreads } from '../options.js'
+import { cluster } from './index.js'
+import { defaultThreadsPerProcess, type ClusterOptions } from './options.js'
+
+function help (): string {
+  const cores = availableParallelism()
+  const perProcess = defaultThreadsPerProcess(cores, cores)
+  return `Usage: fastify-mpm start <app module> [options]
+
+Runs the app module (its default export builds and returns a Fastify instance, not listening)
+in N processes × M threads, like Apache's worker MPM. A .ts module runs under tsx.
+
+Options                       Default                 Apache / Puma / Gunicorn equivalent
+  -p, --processes <n|auto>    auto (= ${cores} cores here)      StartServers / workers / workers
+  -t, --threads <n|min:max>   1:cores÷processes       ThreadsPerChild / threads min,max / threads
+                              (1:${perProcess} here, so processes × threads ≈ cores); sets the plugin's
+                              default in every process, options given to the plugin in the app win
+      --port <n>              $PORT or 3000           Listen / bind / bind
+      --host <address>        $HOST or 127.0.0.1      Listen / bind / bind
+      --graceful-timeout <ms> 30000                   GracefulShutdownTimeout / worker_shutdown_timeout / graceful_timeout
+                              (in-flight requests get this long on stop and reload, then the process is killed)
+      --max-requests <n>      0 (never)               MaxConnectionsPerChild / – / max_requests
+                              (replace a process after n requests, the new one listening first)
+      --max-requests-jitter <n> 0                     – / – / max_requests_jitter
+                              (add random 0..n per process, so they do not all recycle at once)
+      --heartbeat-timeout <ms> 30000 (0 = off)        – / worker_timeout / timeout
+                              (kill and replace a process whose event loop is blocked this long)
+      --boot-timeout <ms>     60000 (0 = no limit)    – / worker_boot_timeout / –
+  -h, --help                  this text
+
+Signals to the primary (its pid is in the "listening on" line):
+  SIGHUP           graceful reload: new processes one at a time, each listening before an old one
+                   stops; if the new code fails to boot, the old processes keep serving
+  SIGTERM, SIGINT  graceful stop (again: kill now); exit code 0
+  SIGTTIN/SIGTTOU  one process more / one less
+`
+}
+
+function integerFlag (name: string, value: string | undefined): number | undefined {
+  if (value === undefined) return undefined
+  if (!/^\d+$/.test(value.trim())) throw new UsageError(`--${name} must be a whole number, got "${value}"`)
+  return Number(value)
+}
+
+class UsageError extends Error {}
+
+function parse (argv: string[]): { command: string | undefined, options: ClusterOptions | undefined } {
+  const { values, positionals } = parseArgs({
+    args: argv,
+    allowPositionals: true,
+    strict: true,
+    options: {
+      processes: { type: 'string', short: 'p' },
+      threads: { type: 'string', short: 't' },
+      port: { type: 'string' },
+      host: { type: 'string' },
+      'graceful-timeout': { type: 'string' },
+      'max-requests': { type: 'string' },
+      'max-requests-jitter': { type: 'string' },
+      'heartbeat-timeout': { type: 'string' },
+      'boot-timeout': { type: 'string' },
+      help: { type: 'boolean', short: 'h' }
+    }
+  })
+  const [command, app, ...rest] = positionals
+  if (values.help === true || command === undefined || command === 'help') return { command: 'help', options: undefined }
+  if (command !== 'start') throw new UsageError(`unknown command "${command}" (try: fastify-mpm start ./app.js)`)
+  if (app === undefined) throw new UsageError('start needs the app module: fastify-mpm start ./app.js')
+  if (rest.length > 0) throw new UsageError(`unexpected argument "${rest[0]}"`)
+
+  const processes = values.processes === undefined || values.processes === 'auto'
+    ? 'auto'
+    : integerFlag('processes', values.processes)
+  // Validate here so a typo is a usage error naming the flag, not a child's boot failure.
+  if (values.threads !== undefined) parseThreads(values.threads, '--threads')
+  return {
+    command,
+    options: {
+      app: pathToFileURL(resolve(app)),
+      processes,
+      threads: values.threads,
+      listen: {
+        port: integerFlag('port', values.port ?? process.env.PORT) ?? 3000,
+        host: values.host ?? process.env.HOST ?? '127.0.0.1'
+      },
+      gracefulTimeout: integerFlag('graceful-timeout', values['graceful-timeout']),
+      maxRequestsPerProcess: integerFlag('max-requests', values['max-requests']),
+      maxRequestsJitter: integerFlag('max-requests-jitter', values['max-requests-jitter']),
+      heartbeatTimeout: integerFlag('heartbeat-timeout', values['heartbeat-timeout']),
+      bootTimeout: integerFlag('boot-timeout', values['boot-timeout'])
+    }
+  }
+}
+
+async function main (): Promise<void> {
+  let parsed
+  try {
+    parsed = parse(process.argv.slice(2))
+  } catch (err) {
+    process.stderr.write(`fastify-mpm: ${(err as Error).message}\n\n${help()}`)
+    process.exitCode = 2
+    return
+  }
+  if (parsed.command === 'help' || parsed.options === undefined) {
+    process.stdout.write(help())
+    return
+  }
+  let handle
+  try {
+    handle = await cluster(parsed.options)
+  } catch (err) {
+    process.stderr.write(`fastify-mpm: ${(err as Error).message}\n`)
+    process.exitCode = 1
+    return
+  }
+  const { exitCode } = await handle.stopped
+  process.exitCode = exitCode
+}
+
+await main()
