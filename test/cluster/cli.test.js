@@ -1,0 +1,169 @@
+// The fastify-mpm CLI as a user runs it: a real primary process, its signals, its exit code.
+import assert from 'node:assert/strict'
+import { execFile } from 'node:child_process'
+import { existsSync } from 'node:fs'
+import { createServer } from 'node:net'
+import { describe, test, before, after } from 'node:test'
+import { promisify } from 'node:util'
+import { Agent, request } from 'undici'
+import { tempDir } from '../helpers/util.js'
+import { CLI, fixture, runCli, forkedPids, until, isRunning } from '../fixtures/cluster/helpers.js'
+
+const run = promisify(execFile)
+
+async function get (url, path, dispatcher) {
+  const res = await request(`${url}${path}`, { dispatcher })
+  return { status: res.statusCode, body: await res.body.json() }
+}
+
+async function readyPids (cli, reason) {
+  return cli.logs.filter((l) => l.msg === 'process ready' && (reason === undefined || l.reason === reason)).map((l) => l.pid)
+}
+
+test('--help lists every option with its default and the Apache/Puma/Gunicorn name', async () => {
+  const { stdout } = await run(process.execPath, [CLI, '--help'])
+  for (const flag of ['--processes', '--threads', '--port', '--host', '--graceful-timeout', '--max-requests',
+    '--max-requests-jitter', '--heartbeat-timeout', '--boot-timeout']) {
+    assert.ok(stdout.includes(flag), `${flag} is listed`)
+  }
+  assert.match(stdout, /processes × threads ≈ cores/)
+  assert.match(stdout, /ThreadsPerChild/)
+  assert.match(stdout, /max_requests_jitter/)
+  assert.match(stdout, /SIGHUP/)
+})
+
+test('a bad flag is a usage error (exit 2) naming the flag; nothing is forked', async () => {
+  const bad = await run(process.execPath, [CLI, 'start', fixture('app.js'), '--threads', 'lots']).catch((err) => err)
+  assert.equal(bad.code, 2)
+  assert.match(bad.stderr, /--threads/)
+  const unknown = await run(process.execPath, [CLI, 'start', fixture('app.js'), '--workers', '2']).catch((err) => err)
+  assert.equal(unknown.code, 2)
+  assert.match(unknown.stderr, /--workers/)
+})
+
+describe('fastify-mpm start app.js --processes 2 --threads 1:2', { timeout: 120_000 }, () => {
+  let cli, url
+  const agent = new Agent({ keepAliveTimeout: 100 })
+  before(async () => {
+    cli = runCli(['start', fixture('app.js'), '--processes', '2', '--threads', '1:2', '--port', '0', '--graceful-timeout', '4000'])
+    url = await cli.listening()
+  })
+  after(async () => {
+    cli.kill()
+    await agent.close()
+  })
+
+  test('logs one ready line per process (pid, threads) and one "listening on" line', async () => {
+    const ready = cli.logs.filter((l) => l.msg === 'process ready')
+    assert.equal(ready.length, 2)
+    for (const line of ready) {
+      assert.equal(typeof line.pid, 'number')
+      assert.equal(line.threads, '1:2')
+    }
+    const listening = cli.logs.filter((l) => l.msg.startsWith('listening on'))
+    assert.equal(listening.length, 1)
+    assert.match(listening[0].msg, /^listening on http:\/\/127\.0\.0\.1:\d+$/)
+    assert.equal(listening[0].pid, cli.proc.pid)
+    // --threads reached the plugin in every process.
+    const { body } = await get(url, '/threads', agent)
+    assert.deepEqual(body, { min: 1, max: 2 })
+    const pids = new Set()
+    for (let i = 0; i < 6; i++) pids.add((await get(url, '/pid', agent)).body.pid)
+    assert.deepEqual([...pids].sort(), ready.map((l) => l.pid).sort(), 'both processes serve the one port')
+    const thread = await get(url, '/thread', agent)
+    assert.equal(thread.body.thread, true)
+  })
+
+  test('SIGHUP reloads: every process replaced, one at a time', async () => {
+    const before = await readyPids(cli)
+    process.kill(cli.proc.pid, 'SIGHUP')
+    const done = await cli.logs.waitFor((l) => l.msg === 'reload finished', 30_000)
+    assert.equal(done.pids.length, 2)
+    for (const pid of done.pids) assert.ok(!before.includes(pid))
+    const served = new Set()
+    for (let i = 0; i < 6; i++) served.add((await get(url, '/pid', agent)).body.pid)
+    for (const pid of served) assert.ok(done.pids.includes(pid), 'only new processes answer')
+  })
+
+  test('SIGTTIN adds a process, SIGTTOU removes one gracefully', async () => {
+    const forks = forkedPids(cli.logs.lines).length
+    process.kill(cli.proc.pid, 'SIGTTIN')
+    await cli.logs.waitFor((l) => l.msg === 'process ready' && l.reason === 'scale', 30_000)
+    assert.equal(forkedPids(cli.logs.lines).length, forks + 1)
+    process.kill(cli.proc.pid, 'SIGTTOU')
+    const exited = await cli.logs.waitFor((l) => l.msg === 'process exited' && l.reason === 'scale', 30_000)
+    assert.equal(exited.code, 0)
+    assert.match(cli.logs.find((l) => l.msg.startsWith('scaling from 3 to 2')).msg, /3 to 2/)
+  })
+
+  test('SIGTERM with a request in flight: it completes with 200, then exit 0', async (t) => {
+    // One in the event loop, one in a worker thread: both must finish.
+    const dir = tempDir()
+    t.after(dir.remove)
+    const marks = [dir.file('slow'), dir.file('thread')]
+    const slow = get(url, `/slow?ms=1500&mark=${encodeURIComponent(marks[0])}`, agent)
+    const inThread = get(url, `/thread?ms=1500&mark=${encodeURIComponent(marks[1])}`, agent)
+    await until(() => marks.every((m) => existsSync(m)), { what: 'both requests to be in flight' })
+    process.kill(cli.proc.pid, 'SIGTERM')
+    const [a, b] = await Promise.all([slow, inThread])
+    assert.equal(a.status, 200)
+    assert.equal(a.body.slow, true)
+    assert.equal(b.status, 200)
+    assert.equal(b.body.thread, true)
+    const { code } = await cli.exited
+    assert.equal(code, 0)
+    assert.ok(cli.logs.find((l) => l.msg === 'stopped' && l.exitCode === 0))
+    for (const pid of forkedPids(cli.logs.lines)) await until(() => !isRunning(pid), { what: `pid ${pid} gone` })
+  })
+})
+
+test('an app module that throws: start fails with its error, exit 1, no fork loop', { timeout: 60_000 }, async (t) => {
+  const cli = runCli(['start', fixture('throws.js'), '--processes', '2', '--port', '0'])
+  t.after(() => cli.kill())
+  const { code } = await cli.exited
+  assert.equal(code, 1)
+  assert.match(cli.stderr, /failed to boot: fixture: the app module refuses to build/)
+  assert.equal(forkedPids(cli.logs.lines).length, 2, 'each process forked once, none again')
+  assert.equal(cli.logs.find((l) => l.msg.startsWith('respawning')), undefined)
+  assert.ok(cli.logs.find((l) => l.msg.startsWith('start failed') && l.reason === 'boot-failure'))
+})
+
+test('a port already taken: start fails with EADDRINUSE, exit 1', { timeout: 60_000 }, async (t) => {
+  const blocker = createServer()
+  await new Promise((resolve) => blocker.listen(0, '127.0.0.1', resolve))
+  t.after(() => blocker.close())
+  const cli = runCli(['start', fixture('app.js'), '--processes', '2', '--port', String(blocker.address().port)])
+  t.after(() => cli.kill())
+  const { code } = await cli.exited
+  assert.equal(code, 1)
+  assert.match(cli.stderr, /EADDRINUSE/)
+  assert.equal(forkedPids(cli.logs.lines).length, 2)
+})
+
+test('processes that keep crashing after boot: respawned with backoff, then the crash loop stops the cluster', { timeout: 90_000 }, async (t) => {
+  const cli = runCli(['start', fixture('app.js'), '--processes', '2', '--port', '0'], { env: { FIXTURE_CRASH_AFTER_MS: '100' } })
+  t.after(() => cli.kill())
+  const { code } = await cli.exited
+  assert.equal(code, 1)
+  const loop = cli.logs.find((l) => l.reason === 'crash-loop')
+  assert.ok(loop, 'the crash loop was reported')
+  assert.match(loop.msg, /crash loop: 5 processes in a row died/)
+  const delays = cli.logs.filter((l) => l.msg.startsWith('respawning')).map((l) => l.delayMs)
+  assert.deepEqual(delays.slice(0, 4), [250, 500, 1000, 2000], 'exponential backoff')
+  assert.ok(forkedPids(cli.logs.lines).length <= 2 + 4, 'forking stopped at the crash loop')
+  for (const pid of forkedPids(cli.logs.lines)) await until(() => !isRunning(pid), { what: `pid ${pid} gone` })
+})
+
+test('a TypeScript app module runs under tsx', { timeout: 60_000 }, async (t) => {
+  const cli = runCli(['start', fixture('app.ts'), '--processes', '2', '--port', '0'])
+  t.after(() => cli.kill())
+  const url = await cli.listening()
+  const agent = new Agent({ keepAliveTimeout: 100 })
+  t.after(() => agent.close())
+  const { status, body } = await get(url, '/pid', agent)
+  assert.equal(status, 200)
+  assert.equal(body.typescript, true)
+  assert.equal((await get(url, '/thread', agent)).body.thread, true)
+  process.kill(cli.proc.pid, 'SIGTERM')
+  assert.equal((await cli.exited).code, 0)
+})
