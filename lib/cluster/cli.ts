@@ -13,33 +13,43 @@ import { defaultThreadsPerProcess, type ClusterOptions } from './options.js'
 function help (): string {
   const cores = availableParallelism()
   const perProcess = defaultThreadsPerProcess(cores, cores)
+  // [flag, default, Apache / Puma / Gunicorn, what it does]
+  const rows: Array<[string, string, string, string]> = [
+    ['-p, --processes <n|auto>', `auto (= ${cores} cores here)`, 'StartServers / workers / workers', ''],
+    ['-t, --threads <n|min:max>', `1:${perProcess} here`, 'ThreadsPerChild / threads / threads',
+      'per process; default 1 to cores/processes, so processes × threads ≈ cores;\n' +
+      'sets the plugin\'s default in every process (options given to the plugin in the app win)'],
+    ['--port <n>', '$PORT or 3000', 'Listen / bind / bind', ''],
+    ['--host <address>', '$HOST or 127.0.0.1', 'Listen / bind / bind', ''],
+    ['--graceful-timeout <ms>', '30000', 'GracefulShutdownTimeout / worker_shutdown_timeout / graceful_timeout',
+      'in-flight requests get this long on stop, reload and recycle; then the process is killed'],
+    ['--max-requests <n>', '0 (never)', 'MaxConnectionsPerChild / – / max_requests',
+      'replace a process after n requests, the new one listening first'],
+    ['--max-requests-jitter <n>', '0', '– / – / max_requests_jitter',
+      'add a random 0..n per process, so they do not all recycle at once'],
+    ['--heartbeat-timeout <ms>', '30000 (0 = off)', '– / worker_timeout / timeout',
+      'kill and replace a process whose event loop is blocked this long'],
+    ['--boot-timeout <ms>', '60000 (0 = none)', '– / worker_boot_timeout / –',
+      'a process must build the app and listen within this'],
+    ['-h, --help', 'this text', '', '']
+  ]
+  const options = rows.map(([flag, def, equivalent, what]) => {
+    let text = `  ${flag.padEnd(27)} ${def.padEnd(24)} ${equivalent}`.trimEnd()
+    for (const line of what === '' ? [] : what.split('\n')) text += `\n${' '.repeat(30)}${line}`
+    return text
+  }).join('\n')
   return `Usage: fastify-mpm start <app module> [options]
 
 Runs the app module (its default export builds and returns a Fastify instance, not listening)
 in N processes × M threads, like Apache's worker MPM. A .ts module runs under tsx.
 
-Options                       Default                 Apache / Puma / Gunicorn equivalent
-  -p, --processes <n|auto>    auto (= ${cores} cores here)      StartServers / workers / workers
-  -t, --threads <n|min:max>   1:cores÷processes       ThreadsPerChild / threads min,max / threads
-                              (1:${perProcess} here, so processes × threads ≈ cores); sets the plugin's
-                              default in every process, options given to the plugin in the app win
-      --port <n>              $PORT or 3000           Listen / bind / bind
-      --host <address>        $HOST or 127.0.0.1      Listen / bind / bind
-      --graceful-timeout <ms> 30000                   GracefulShutdownTimeout / worker_shutdown_timeout / graceful_timeout
-                              (in-flight requests get this long on stop and reload, then the process is killed)
-      --max-requests <n>      0 (never)               MaxConnectionsPerChild / – / max_requests
-                              (replace a process after n requests, the new one listening first)
-      --max-requests-jitter <n> 0                     – / – / max_requests_jitter
-                              (add random 0..n per process, so they do not all recycle at once)
-      --heartbeat-timeout <ms> 30000 (0 = off)        – / worker_timeout / timeout
-                              (kill and replace a process whose event loop is blocked this long)
-      --boot-timeout <ms>     60000 (0 = no limit)    – / worker_boot_timeout / –
-  -h, --help                  this text
+  Option                      Default                  Apache / Puma / Gunicorn
+${options}
 
 Signals to the primary (its pid is in the "listening on" line):
-  SIGHUP           graceful reload: new processes one at a time, each listening before an old one
-                   stops; if the new code fails to boot, the old processes keep serving
-  SIGTERM, SIGINT  graceful stop (again: kill now); exit code 0
+  SIGHUP           graceful reload: new processes one at a time, each listening before an old
+                   one stops; if the new code fails to boot, the old processes keep serving
+  SIGTERM, SIGINT  graceful stop, exit code 0 (a second SIGINT kills at once)
   SIGTTIN/SIGTTOU  one process more / one less
 `
 }
@@ -51,6 +61,10 @@ function integerFlag (name: string, value: string | undefined): number | undefin
 }
 
 class UsageError extends Error {}
+
+function prefixed (message: string): string {
+  return message.startsWith('fastify-mpm:') ? message : `fastify-mpm: ${message}`
+}
 
 function parse (argv: string[]): { command: string | undefined, options: ClusterOptions | undefined } {
   const { values, positionals } = parseArgs({
@@ -105,7 +119,7 @@ async function main (): Promise<void> {
   try {
     parsed = parse(process.argv.slice(2))
   } catch (err) {
-    process.stderr.write(`fastify-mpm: ${(err as Error).message}\n\n${help()}`)
+    process.stderr.write(`${prefixed((err as Error).message)}\nRun fastify-mpm --help for the options.\n`)
     process.exitCode = 2
     return
   }
@@ -117,8 +131,10 @@ async function main (): Promise<void> {
   try {
     handle = await cluster(parsed.options)
   } catch (err) {
-    process.stderr.write(`fastify-mpm: ${(err as Error).message}\n`)
-    process.exitCode = 1
+    // Bad input is a usage error (2); a process that could not boot is a failed start (1).
+    const invalid = (err as { code?: string }).code === 'FST_MPM_INVALID_OPTION'
+    process.stderr.write(`${prefixed((err as Error).message)}\n${invalid ? 'Run fastify-mpm --help for the options.\n' : ''}`)
+    process.exitCode = invalid ? 2 : 1
     return
   }
   const { exitCode } = await handle.stopped

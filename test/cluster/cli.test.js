@@ -32,13 +32,16 @@ test('--help lists every option with its default and the Apache/Puma/Gunicorn na
   assert.match(stdout, /SIGHUP/)
 })
 
-test('a bad flag is a usage error (exit 2) naming the flag; nothing is forked', async () => {
+test('a bad flag or a missing app module is a usage error (exit 2) naming it; nothing is forked', async () => {
   const bad = await run(process.execPath, [CLI, 'start', fixture('app.js'), '--threads', 'lots']).catch((err) => err)
   assert.equal(bad.code, 2)
   assert.match(bad.stderr, /--threads/)
   const unknown = await run(process.execPath, [CLI, 'start', fixture('app.js'), '--workers', '2']).catch((err) => err)
   assert.equal(unknown.code, 2)
   assert.match(unknown.stderr, /--workers/)
+  const missing = await run(process.execPath, [CLI, 'start', fixture('nope.js')]).catch((err) => err)
+  assert.equal(missing.code, 2)
+  assert.match(missing.stderr, /nope\.js does not exist/)
 })
 
 describe('fastify-mpm start app.js --processes 2 --threads 1:2', { timeout: 120_000 }, () => {
