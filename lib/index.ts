@@ -7,3 +7,8 @@ export { type MpmOptions, type ThreadsOption } from './options.js'
 export { type PoolStats } from './pool.js'
 export type { OffloadHandler, OffloadLogger, OffloadReply, OffloadRequest, OffloadRouteGeneric } from './types.js'
 export * as errors from './errors.js'
+export {
+  cluster, type ClusterOptions, type ClusterHandle, type ClusterEvents, type ClusterAddress, type ClusterLogger,
+  type ExitEvent, type ReloadResult, type StopResult, type ForkReason
+} from './cluster/index.js'
+export * as clusterErrors from './cluster/errors.js'

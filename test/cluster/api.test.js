@@ -7,7 +7,7 @@ import { setTimeout as sleep } from 'node:timers/promises'
 import { request } from 'undici'
 import { tempDir } from '../helpers/util.js'
 import { startCluster, livePids, steadyLoad, pinnedLoad, until, isRunning } from '../fixtures/cluster/helpers.js'
-import { cluster } from '../../dist/cluster/index.js'
+import { cluster } from 'fastify-mpm'
 
 describe('cluster() options', () => {
   test('bad options fail before anything is forked, naming the option', async () => {
