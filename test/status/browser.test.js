@@ -7,7 +7,7 @@ import { existsSync, mkdirSync } from 'node:fs'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { fileURLToPath } from 'node:url'
 import { Pool } from 'undici'
-import { cluster } from '../../dist/cluster/index.js'
+import { cluster } from 'fastify-mpm'
 import { tempDir, waitFor } from '../helpers/util.js'
 
 const CHROMIUM = '/usr/bin/chromium'

@@ -3,7 +3,7 @@
 import { after, before, describe, test } from 'node:test'
 import assert from 'node:assert/strict'
 import { setTimeout as sleep } from 'node:timers/promises'
-import { cluster } from '../../dist/cluster/index.js'
+import { cluster } from 'fastify-mpm'
 import { send } from '../helpers/app.js'
 import { tempDir, waitFor } from '../helpers/util.js'
 
