@@ -2,13 +2,14 @@
 // and applies what comes back to the real reply. Everything else — routing, validation, hooks,
 // serialization, the error handler — stays Fastify's, on the main thread.
 
+import type { ServerResponse } from 'node:http'
 import { isAbsolute } from 'node:path'
 import { performance } from 'node:perf_hooks'
 import { pathToFileURL } from 'node:url'
 import type { FastifyInstance, FastifyReply, FastifyRequest, RouteHandlerMethod } from 'fastify'
 import { FST_MPM_INVALID_HANDLER, FST_MPM_NOT_REGISTERED } from './errors.js'
 import { asBuffer, BodyKind, deserializeError, TaskKind, type Outcome, type RouteTask } from './marshal.js'
-import type { ThreadPool } from './pool.js'
+import type { AbortSignalLike, ThreadPool } from './pool.js'
 
 export interface OffloadOptions {
   /** The module's export to run. Default: `default`. */
@@ -105,12 +106,12 @@ async function handle (binding: RouteBinding, request: FastifyRequest, reply: Fa
   }
   let outcome: Outcome
   const started = binding.observers.length > 0 ? performance.now() : 0
-  let settled = false
+  let gone: ResponseGone | undefined
   try {
-    outcome = await pool.run(task, { timeout: binding.timeout, signal: () => goneSignal(reply, () => settled), log: request.log })
-    settled = true
+    outcome = await pool.run(task, { timeout: binding.timeout, signal: () => (gone = new ResponseGone(reply.raw)), log: request.log })
+    if (gone !== undefined) gone.settled = true
   } catch (err) {
-    settled = true
+    if (gone !== undefined) gone.settled = true
     if ((err as { statusCode?: number }).statusCode === 503) reply.header('retry-after', binding.retryAfter)
     if (started > 0) notify(binding, request.id, resultOf(err as Error), performance.now() - started)
     throw withContext(err as Error, binding)
@@ -129,18 +130,33 @@ async function handle (binding: RouteBinding, request: FastifyRequest, reply: Fa
 }
 
 /**
- * Aborts once nobody can use the task's result: the response closed before the task settled,
- * because the client left or Fastify already answered (its handlerTimeout). Not request.signal:
- * with Fastify 5.12 on Node 20 it aborts as soon as a request body has been read
- * (fastify/fastify#6725), which dropped every queued POST, and on every normal completion,
- * which cost an AbortError (a DOMException with a stack) per request.
+ * Aborts a queued task once nobody can use its result: the response closed before the task
+ * settled, because the client left or Fastify already answered (its handlerTimeout).
+ * Not request.signal: with Fastify 5.12 on Node 20 it aborts as soon as a request body has been
+ * read (fastify/fastify#6725), which dropped every queued POST, and on every normal completion.
+ * Not an AbortController either: the pool only listens for one abort, and an AbortSignal per
+ * queued request cost ~20 µs of CPU (bench/FINDINGS.md).
  */
-function goneSignal (reply: FastifyReply, settled: () => boolean): AbortSignal {
-  const abort = new AbortController()
-  const res = reply.raw
-  if (res.destroyed) abort.abort()
-  else res.once('close', () => { if (!settled()) abort.abort() })
-  return abort.signal
+class ResponseGone implements AbortSignalLike {
+  aborted = false
+  settled = false
+  #listener: (() => void) | undefined
+
+  constructor (res: ServerResponse) {
+    if (res.destroyed) this.aborted = true
+    else res.once('close', () => this.#onClose())
+  }
+
+  addEventListener (_type: 'abort', listener: () => void): void { this.#listener = listener }
+  removeEventListener (_type: 'abort', _listener: () => void): void { this.#listener = undefined }
+
+  #onClose (): void {
+    if (this.settled) return
+    this.aborted = true
+    const listener = this.#listener
+    this.#listener = undefined
+    listener?.()
+  }
 }
 
 const RESULT_BY_CODE: Record<string, TaskResult> = {

@@ -24,11 +24,21 @@ export interface LoggerLike {
 
 export type PoolOptions = Omit<ResolvedOptions, 'retryAfter' | 'closeTimeout'> & { log: LoggerLike }
 
+/**
+ * What the queue needs of an AbortSignal. offload() passes a lighter object: an AbortSignal per
+ * queued request cost ~20 µs of CPU each in the dispatch benchmark (bench/FINDINGS.md).
+ */
+export interface AbortSignalLike {
+  readonly aborted: boolean
+  addEventListener (type: 'abort', listener: () => void, options?: { once?: boolean }): void
+  removeEventListener (type: 'abort', listener: () => void): void
+}
+
 export interface TaskOptions {
   /** ms the handler may run; defaults to the pool's taskTimeout; 0 = no limit. */
   timeout?: number
   /** Consulted only if the task must wait for a thread: once it aborts, the task is dropped unrun. */
-  signal?: () => AbortSignal | undefined
+  signal?: () => AbortSignalLike | undefined
   /** Receives the task's log lines. */
   log?: LoggerLike
 }
@@ -59,7 +69,7 @@ interface Waiting {
   opts: TaskOptions
   resolve: (outcome: Outcome) => void
   reject: (err: Error) => void
-  signal?: AbortSignal
+  signal?: AbortSignalLike
   onAbort?: () => void
 }
 
@@ -223,9 +233,9 @@ export class ThreadPool {
     const timeout = opts.timeout ?? this.options.taskTimeout
     let timer: NodeJS.Timeout | undefined
     let timedOut = false
-    let abort: AbortController | undefined
+    let abort: TaskAbort | undefined
     if (timeout > 0) {
-      abort = new AbortController()
+      abort = new TaskAbort()
       // tinypool answers an abort of a running task by terminating its thread and starting another.
       timer = setTimeout(() => { timedOut = true; abort?.abort() }, timeout)
     }
@@ -233,7 +243,7 @@ export class ThreadPool {
       for (;;) {
         let outcome: Outcome
         try {
-          const pending = tp.run(task, abort === undefined ? undefined : { signal: abort.signal })
+          const pending = tp.run(task, abort === undefined ? undefined : { signal: abort })
           this.#watchNewThreads(tp)
           outcome = await pending
         } catch (err) {
@@ -360,6 +370,26 @@ export class ThreadPool {
 
   #isIdle (): boolean { return this.#running === 0 && this.#queue.length === 0 }
   #notifyIdle (): void { for (const waiter of this.#idleWaiters) waiter() }
+}
+
+/**
+ * A task timeout's abort, in the shape tinypool accepts besides an AbortSignal (it only adds and
+ * removes one listener). An AbortController per task cost ~20 µs of CPU in the dispatch
+ * benchmark (bench/FINDINGS.md).
+ */
+class TaskAbort implements AbortSignalLike {
+  aborted = false
+  #listener: (() => void) | undefined
+
+  addEventListener (_type: 'abort', listener: () => void): void { this.#listener = listener }
+  removeEventListener (_type: 'abort', _listener: () => void): void { this.#listener = undefined }
+
+  abort (): void {
+    this.aborted = true
+    const listener = this.#listener
+    this.#listener = undefined
+    listener?.()
+  }
 }
 
 function writeLog (log: LoggerLike, line: LogLine): void {
