@@ -142,7 +142,8 @@ try {
       name: `${scenario.name}/${variant.name}`,
       script: variant.script,
       env: { ...serverEnv, ...variant.env },
-      execArgv: cfg.cpuProf ? ['--cpu-prof', '--cpu-prof-dir', profDir.pathname, '--cpu-prof-name', `${scenario.name}-${variant.name}.\${pid}.\${time}.cpuprofile`] : []
+      // One folder per variant: Node names each thread's profile CPU.<date>.<time>.<pid>.<tid>.<seq>.
+      execArgv: cfg.cpuProf ? ['--cpu-prof', '--cpu-prof-dir', new URL(`${scenario.name}-${variant.name}/`, profDir).pathname] : []
     })))
     const runs = new Map(variants.map((v) => [v.name, []]))
     try {
