@@ -112,6 +112,7 @@ async function handle (binding: RouteBinding, request: FastifyRequest, reply: Fa
     if (gone !== undefined) gone.settled = true
   } catch (err) {
     if (gone !== undefined) gone.settled = true
+    if (pool.closing) reply.header('connection', 'close')
     if ((err as { statusCode?: number }).statusCode === 503) reply.header('retry-after', binding.retryAfter)
     if (started > 0) notify(binding, request.id, resultOf(err as Error), performance.now() - started)
     throw withContext(err as Error, binding)
