@@ -98,9 +98,21 @@ const plugin: FastifyPluginAsync<MpmOptions> = async function fastifyMpm (fastif
   fastify.decorate('mpm', mpm)
 
   // -- close --
+  // Fastify closes its server before running onClose hooks, and server.close() waits for every
+  // request in flight: so refuse new work and bound the wait from preClose, where answers from then
+  // on carry `Connection: close` (keep-alive clients cannot hold close() open) and a stuck task is
+  // terminated after closeTimeout instead of holding close() forever.
+  let closeTimer: NodeJS.Timeout | undefined
+  fastify.addHook('preClose', async () => {
+    pool.stopAccepting()
+    closeTimer = setTimeout(() => {
+      fastify.log.warn({ stats: pool.stats() }, `fastify-mpm: tasks still running after closeTimeout (${options.closeTimeout} ms); terminating threads`)
+      void pool.close()
+    }, options.closeTimeout).unref()
+  })
   fastify.addHook('onClose', async () => {
-    const drained = await pool.drain(options.closeTimeout)
-    if (!drained) fastify.log.warn({ stats: pool.stats() }, `fastify-mpm: tasks still running after closeTimeout (${options.closeTimeout} ms); terminating threads`)
+    await pool.drain(options.closeTimeout)
+    clearTimeout(closeTimer)
     await pool.close()
   })
 }

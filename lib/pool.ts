@@ -97,6 +97,7 @@ export class ThreadPool {
   #running = 0
   #taskSeq = 0
   #closing = false
+  #closed: Promise<void> | undefined
 
   constructor (options: PoolOptions) {
     this.options = options
@@ -202,9 +203,12 @@ export class ThreadPool {
     return slots
   }
 
+  /** From now on new tasks are refused (503 FST_MPM_CLOSING); running and queued ones go on. */
+  stopAccepting (): void { this.#closing = true }
+
   /** Stops taking tasks, then waits (up to `timeoutMs`) for running and queued ones; true if all finished. */
   async drain (timeoutMs: number): Promise<boolean> {
-    this.#closing = true
+    this.stopAccepting()
     if (this.#isIdle()) return true
     let timer: NodeJS.Timeout | undefined
     let done: (() => void) | undefined
@@ -217,11 +221,15 @@ export class ThreadPool {
     return finished
   }
 
-  async close (): Promise<void> {
-    this.#closing = true
-    for (const waiting of this.#queue.splice(0)) waiting.reject(new FST_MPM_CLOSING())
-    await this.#tp?.destroy()
-    for (const channel of this.#channels) channel.close()
+  /** Refuses what is queued, terminates the threads (running tasks fail with 503 FST_MPM_CLOSING). */
+  close (): Promise<void> {
+    this.#closed ??= (async () => {
+      this.#closing = true
+      for (const waiting of this.#queue.splice(0)) waiting.reject(new FST_MPM_CLOSING())
+      await this.#tp?.destroy()
+      for (const channel of this.#channels) channel.close()
+    })()
+    return this.#closed
   }
 
   // -- running tasks ------------------------------------------------------------------------------
