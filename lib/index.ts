@@ -12,3 +12,7 @@ export {
   type ExitEvent, type ReloadResult, type StopResult, type ForkReason
 } from './cluster/index.js'
 export * as clusterErrors from './cluster/errors.js'
+export { type StatusOptions } from './options.js'
+export type { ServerStatus, ProcessSummary, RouteSummary } from './status/summary.js'
+// For people who write their own node:cluster primary instead of using cluster().
+export { installStatusRelay, type PrimaryView, type RelayOptions } from './status/relay.js'

@@ -7,7 +7,7 @@ import assert from 'node:assert/strict'
 import cluster from 'node:cluster'
 import { once } from 'node:events'
 import { fileURLToPath } from 'node:url'
-import { installStatusRelay } from '../../dist/status/relay.js'
+import { installStatusRelay } from 'fastify-mpm'
 import { send } from '../helpers/app.js'
 import { tempDir, waitFor } from '../helpers/util.js'
 
