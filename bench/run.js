@@ -34,24 +34,30 @@ Every option also reads an environment variable: BENCH_QUICK=1, BENCH_ONLY, BENC
 BENCH_RUNS, BENCH_DURATION, BENCH_WARMUP, BENCH_CONNECTIONS, BENCH_HEAVY_CONNECTIONS,
 BENCH_RATE, BENCH_THREADS, BENCH_CPU_MS. Flags win.`
 
-const { values: flags } = parseArgs({
-  options: {
-    quick: { type: 'boolean' },
-    only: { type: 'string' },
-    variants: { type: 'string' },
-    runs: { type: 'string' },
-    duration: { type: 'string' },
-    warmup: { type: 'string' },
-    connections: { type: 'string' },
-    'heavy-connections': { type: 'string' },
-    rate: { type: 'string' },
-    threads: { type: 'string' },
-    'cpu-ms': { type: 'string' },
-    'cpu-prof': { type: 'boolean' },
-    list: { type: 'boolean' },
-    help: { type: 'boolean', short: 'h' }
-  }
-})
+const OPTIONS = {
+  quick: { type: 'boolean' },
+  only: { type: 'string' },
+  variants: { type: 'string' },
+  runs: { type: 'string' },
+  duration: { type: 'string' },
+  warmup: { type: 'string' },
+  connections: { type: 'string' },
+  'heavy-connections': { type: 'string' },
+  rate: { type: 'string' },
+  threads: { type: 'string' },
+  'cpu-ms': { type: 'string' },
+  'cpu-prof': { type: 'boolean' },
+  list: { type: 'boolean' },
+  help: { type: 'boolean', short: 'h' }
+}
+
+let flags
+try {
+  ({ values: flags } = parseArgs({ options: OPTIONS }))
+} catch (err) {
+  console.error(`bench: ${err.message}\n\n${HELP}`)
+  process.exit(2)
+}
 
 if (flags.help) {
   console.log(HELP)
