@@ -38,11 +38,17 @@ export async function startApp (mpmOptions = {}, routes = () => {}, extra = {}) 
     logs,
     agent,
     request: (path, opts = {}) => send(url + path, { dispatcher: agent, ...opts }),
-    async close () {
+    /** Closes the app, then the client; a close held open past `graceMs` has its client connections cut. */
+    async close (graceMs = 10_000) {
       if (closed) return
       closed = true
-      await app.close()
-      await agent.close().catch(() => {})
+      const cut = setTimeout(() => { agent.destroy().catch(() => {}) }, graceMs)
+      try {
+        await app.close()
+      } finally {
+        clearTimeout(cut)
+        await agent.close().catch(() => {})
+      }
     }
   }
 }

@@ -46,3 +46,16 @@ export async function runConcurrently (count, concurrency, job) {
   await Promise.all(Array.from({ length: Math.min(concurrency, count) }, lane))
   return results
 }
+
+/** Resolves like `promise`, or rejects naming `what` if it takes longer than `ms` (so a test fails, not hangs). */
+export async function withDeadline (promise, ms, what = 'operation') {
+  let timer
+  const deadline = new Promise((resolve, reject) => {
+    timer = setTimeout(() => reject(new Error(`${what} did not finish within ${ms} ms`)), ms)
+  })
+  try {
+    return await Promise.race([promise, deadline])
+  } finally {
+    clearTimeout(timer)
+  }
+}
