@@ -164,6 +164,9 @@ try {
           const metrics = await scenario.measure({ cfg, srv, variant, loads })
           const after = await srv.usage()
           metrics.cpuUsPerReq = (after.cpuUs - before.cpuUs) / Math.max(metrics.requests, 1)
+          // Event-loop active time, not CPU time: on a crowded machine it also counts time the
+          // main thread was descheduled mid-task. Absent for servers that do not report it.
+          if (after.mainMs !== undefined) metrics.mainUsPerReq = (after.mainMs - before.mainMs) * 1000 / Math.max(metrics.requests, 1)
           metrics.rssMB = after.rss / 2 ** 20
           runs.get(variant.name).push(metrics)
           if (metrics.failed > 0) failed = true

@@ -8,6 +8,7 @@ export const dispatchColumns = [
   { key: 'p50', label: 'p50 ms', digits: 2 },
   { key: 'p99', label: 'p99 ms', digits: 2 },
   { key: 'cpuUsPerReq', label: 'server CPU µs/req', digits: 0 },
+  { key: 'mainUsPerReq', label: 'main loop µs/req', digits: 0 },
   { key: 'failed', label: 'failed', digits: 0 }
 ]
 

@@ -1,8 +1,9 @@
 // What every benchmark server shares: a Fastify app with the light inline `/hello` route, the
 // variant's `/trivial` and `/cpu` routes (added by `build`), listening on 127.0.0.1:0, and an
 // IPC link to the orchestrator (bench/lib/server.js): it announces its port, answers usage
-// requests with the process's CPU time (all threads included: they live in this process) and
-// RSS, and closes cleanly on SIGTERM or when the orchestrator goes away.
+// requests with the process's CPU time (all threads included: they live in this process), the
+// main event loop's active time and RSS, and closes cleanly on SIGTERM or when the orchestrator goes away.
+import { performance } from 'node:perf_hooks'
 import Fastify from 'fastify'
 
 export const threads = Number(process.env.BENCH_THREADS ?? 2)
@@ -50,7 +51,9 @@ export async function serve (build) {
   process.on('message', (msg) => {
     if (msg?.cmd !== 'usage') return
     const { user, system } = process.cpuUsage()
-    process.send({ id: msg.id, usage: { cpuUs: user + system, rss: process.memoryUsage().rss } })
+    // The main event loop's active time: what the main thread spent, threads excluded.
+    const mainMs = performance.eventLoopUtilization().active
+    process.send({ id: msg.id, usage: { cpuUs: user + system, mainMs, rss: process.memoryUsage().rss } })
   })
   process.send({ ready: true, port: app.server.address().port, pid: process.pid })
 }
