@@ -180,6 +180,8 @@ function notify (binding: RouteBinding, reqId: string, result: TaskResult, durat
 /** A 5xx logged by Fastify then names the route and module behind it. */
 function withContext (err: Error, binding: RouteBinding): Error {
   const status = (err as { statusCode?: number }).statusCode
+  // The thread that found the uncloneable value does not know the route; the answer should name it.
+  if ((err as { code?: string }).code === 'FST_MPM_NOT_CLONEABLE') err.message = `route ${binding.route}: ${err.message}`
   if (status === undefined || status >= 500) {
     Object.defineProperty(err, 'offload', {
       value: { route: binding.route, module: binding.href, export: binding.exportName },
