@@ -18,6 +18,8 @@ test('queue full → 503 with Retry-After at once; the queue never exceeds maxQu
   t.after(srv.close)
   const gate = dir.gate()
   const { mpm } = srv.app
+  const events = []
+  mpm.onTask((event) => events.push(event))
   let maxQueuedSeen = 0
   const sampler = setInterval(() => { maxQueuedSeen = Math.max(maxQueuedSeen, mpm.stats().queued) }, 1)
   t.after(() => clearInterval(sampler))
@@ -47,6 +49,11 @@ test('queue full → 503 with Retry-After at once; the queue never exceeds maxQu
   assert.ok(maxQueuedSeen <= 2, `queued reached ${maxQueuedSeen} > maxQueue 2`)
   assert.equal(mpm.stats().completed, 3)
   assert.equal(mpm.stats().queued, 0)
+  // Observers (status page, metrics) hear of every request, refused ones included.
+  assert.equal(events.filter((e) => e.result === 'rejected').length, 12)
+  assert.equal(events.filter((e) => e.result === 'ok').length, 3)
+  assert.equal(events.length, 15)
+  assert.deepEqual(new Set(events.map((e) => e.route)), new Set(['GET /gated']))
 })
 
 test('a flood against a small queue: every request answered 200 or 503, queue bounded', { timeout: 30_000 }, async (t) => {
@@ -79,6 +86,8 @@ test('a client that disconnects while its task is queued: the task is dropped un
   })
   t.after(srv.close)
   const { mpm } = srv.app
+  const events = []
+  mpm.onTask((event) => events.push(event))
   const gate = dir.gate()
   const mark = dir.file('ran.txt')
   const q = (s) => encodeURIComponent(s)
@@ -111,4 +120,5 @@ test('a client that disconnects while its task is queued: the task is dropped un
   const ran = dir.read('ran.txt').trim().split('\n')
   assert.deepEqual(ran, [(await first).json().id, after.json().id])
   assert.equal(mpm.stats().completed, 2)
+  assert.deepEqual(events.map((e) => e.result).sort(), ['dropped', 'dropped', 'ok', 'ok'])
 })

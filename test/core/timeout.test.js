@@ -16,6 +16,8 @@ test('taskTimeout: 503 FST_MPM_TASK_TIMEOUT, thread replaced, others unaffected'
   })
   t.after(srv.close)
   const { mpm } = srv.app
+  const events = []
+  mpm.onTask((event) => events.push(event))
 
   const spinning = srv.request('/spin')
   const spinLine = await srv.logs.waitFor((l) => l.msg === 'spinning forever')
@@ -31,6 +33,10 @@ test('taskTimeout: 503 FST_MPM_TASK_TIMEOUT, thread replaced, others unaffected'
   assert.match(res.json().message, /400 ms/)
   assert.equal(res.headers['retry-after'], '3')
   assert.equal(mpm.stats().timedOut, 1)
+  const timeout = events.find((e) => e.result === 'timeout')
+  assert.equal(timeout?.route, 'GET /spin')
+  assert.equal(timeout.export, 'spin')
+  assert.ok(timeout.durationMs >= 300, `durationMs ${timeout.durationMs}`)
 
   // The pool is whole again and the spinning thread is gone.
   await waitFor(() => mpm.stats().threads === 2, { what: 'pool back to 2 threads' })
