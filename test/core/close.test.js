@@ -15,11 +15,12 @@ test('close: in-flight request completes with Connection: close, new work gets 5
   const srv = await startApp({ threads: 1, closeTimeout: 20_000, retryAfter: 2 }, (app) => {
     app.get('/gated', offload(faults, { export: 'gated' }))
     app.get('/whoami', offload(faults, { export: 'whoami' }))
-    // Gets past routing before close starts, reaches its offloaded handler after.
+    // Gets past routing before close starts, reaches its offloaded handler once the server has
+    // stopped listening (so its busy connection was not closed as idle).
     app.get('/late', {
       preHandler: async () => {
         lateArrived = true
-        await waitFor(() => app.mpm.pool.closing, { what: 'close to start' })
+        await waitFor(() => app.mpm.pool.closing && !app.server.listening, { what: 'close to start' })
       }
     }, offload(faults, { export: 'whoami' }))
   })
@@ -27,8 +28,9 @@ test('close: in-flight request completes with Connection: close, new work gets 5
   // A client that keeps connections open far longer than this test (the server's keep-alive is 72 s).
   const agent = new Agent({ keepAliveTimeout: 60_000, keepAliveMaxTimeout: 120_000, connections: 4 })
   t.after(async () => {
-    gate.open()
-    await agent.destroy()
+    // Whatever failed above: release the handler, cut the client, then close (never hang here).
+    try { gate.open() } catch {}
+    await agent.destroy().catch(() => {})
     await srv.close()
     dir.remove()
   })
@@ -50,6 +52,7 @@ test('close: in-flight request completes with Connection: close, new work gets 5
   assert.equal(refused.status, 503)
   assert.equal(refused.json().code, 'FST_MPM_CLOSING')
   assert.equal(refused.headers['retry-after'], '2')
+  assert.equal(refused.headers.connection, 'close', 'a refusal during close also ends its keep-alive connection')
   // …and through app.mpm.run().
   await assert.rejects(mpm.run(fixture('run.js'), 3), (err) => {
     assert.equal(err.code, 'FST_MPM_CLOSING')
