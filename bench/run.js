@@ -7,6 +7,7 @@
 import { mkdirSync, writeFileSync } from 'node:fs'
 import { availableParallelism, cpus, loadavg, totalmem } from 'node:os'
 import { parseArgs } from 'node:util'
+import { allowedCpus, formatCpuList, pin } from './lib/affinity.js'
 import { calibrateCpu } from './lib/calibrate.js'
 import { LoadGen } from './lib/loadgens.js'
 import { startServer } from './lib/server.js'
@@ -27,12 +28,25 @@ const HELP = `Usage: npm run bench -- [options]      (or: node bench/run.js [opt
   --threads N             threads per pool, every variant (default 2)
   --cpu-ms MS             cost of the CPU route, calibrated at startup (default 20)
   --cpu-prof              run servers under node --cpu-prof; profiles in bench/results/prof/
+
+  Worker MPM (--only mpm) and scaling (--only scaling):
+  --processes N           mpm: N processes inline, 1 × N threads, N × M (default 2)
+  --process-threads M     mpm: threads per process of the N × M variant (default 1)
+  --mpm-cpu-ms MS         cost of their CPU route, calibrated at startup (default 7)
+  --slots N               scaling: slots, as N processes, 1 × N threads and --shape (default 12)
+  --shape PxT             scaling: the processes × threads variant (default 3x4)
+  --scaling-connections N scaling: connections on the CPU route (default 4 × slots)
+  --server-cpus LIST      pin the mpm/scaling servers (taskset -c LIST); scaling default: the
+                          first --slots allowed CPUs when there are more than --slots
+  --load-cpus LIST        pin the load generators; scaling default: the CPUs left over
   --list                  list scenarios and variants
   --help
 
 Every option also reads an environment variable: BENCH_QUICK=1, BENCH_ONLY, BENCH_VARIANTS,
 BENCH_RUNS, BENCH_DURATION, BENCH_WARMUP, BENCH_CONNECTIONS, BENCH_HEAVY_CONNECTIONS,
-BENCH_RATE, BENCH_THREADS, BENCH_CPU_MS. Flags win.`
+BENCH_RATE, BENCH_THREADS, BENCH_CPU_MS, BENCH_PROCESSES, BENCH_PROCESS_THREADS,
+BENCH_MPM_CPU_MS, BENCH_SLOTS, BENCH_SHAPE, BENCH_SCALING_CONNECTIONS, BENCH_SERVER_CPUS,
+BENCH_LOAD_CPUS. Flags win.`
 
 const OPTIONS = {
   quick: { type: 'boolean' },
@@ -47,6 +61,14 @@ const OPTIONS = {
   threads: { type: 'string' },
   'cpu-ms': { type: 'string' },
   'cpu-prof': { type: 'boolean' },
+  processes: { type: 'string' },
+  'process-threads': { type: 'string' },
+  'mpm-cpu-ms': { type: 'string' },
+  slots: { type: 'string' },
+  shape: { type: 'string' },
+  'scaling-connections': { type: 'string' },
+  'server-cpus': { type: 'string' },
+  'load-cpus': { type: 'string' },
   list: { type: 'boolean' },
   help: { type: 'boolean', short: 'h' }
 }
@@ -94,8 +116,16 @@ const cfg = {
   rate: option('rate', 'BENCH_RATE', 100),
   threads: Math.round(option('threads', 'BENCH_THREADS', 2)),
   cpuMs: option('cpu-ms', 'BENCH_CPU_MS', 20),
-  cpuProf: flags['cpu-prof'] ?? false
+  cpuProf: flags['cpu-prof'] ?? false,
+  processes: Math.round(option('processes', 'BENCH_PROCESSES', 2)),
+  processThreads: Math.round(option('process-threads', 'BENCH_PROCESS_THREADS', 1)),
+  mpmCpuMs: option('mpm-cpu-ms', 'BENCH_MPM_CPU_MS', 7),
+  slots: Math.round(option('slots', 'BENCH_SLOTS', 12)),
+  shape: flags.shape ?? process.env.BENCH_SHAPE ?? '3x4',
+  serverCpus: flags['server-cpus'] ?? (process.env.BENCH_SERVER_CPUS || undefined),
+  loadCpus: flags['load-cpus'] ?? (process.env.BENCH_LOAD_CPUS || undefined)
 }
+cfg.scalingConnections = Math.round(option('scaling-connections', 'BENCH_SCALING_CONNECTIONS', 4 * cfg.slots))
 
 const only = list('only', 'BENCH_ONLY')
 const unknown = only?.filter((name) => !scenarios.some((s) => s.name === name)) ?? []
@@ -105,6 +135,16 @@ if (unknown.length > 0) {
 }
 const selected = scenarios.filter((s) => only === undefined ? s.inDefault : only.includes(s.name))
 const variantFilter = list('variants', 'BENCH_VARIANTS')
+// Scenario setup that must happen before any process starts (the scaling scenario picks its cores).
+const prepared = []
+for (const scenario of selected) {
+  try {
+    prepared.push(...(scenario.prepare?.(cfg) ?? []))
+  } catch (err) {
+    console.error(`bench: ${scenario.name}: ${err.message}`)
+    process.exit(2)
+  }
+}
 
 const resultsDir = new URL('./results/', import.meta.url)
 const profDir = new URL('./results/prof/', import.meta.url)
@@ -118,6 +158,7 @@ const machine = {
   memoryGiB: Math.round(totalmem() / 2 ** 30),
   node: process.version,
   platform: `${process.platform} ${process.arch}`,
+  cpusAllowed: formatCpuList(allowedCpus() ?? []),
   loadavgBefore: loadavg().map((l) => Number(l.toFixed(2)))
 }
 
@@ -125,6 +166,7 @@ const log = (line) => console.error(line)
 log(`fastify-mpm bench — ${machine.cpus} CPUs (${machine.model}), Node ${machine.node}, load average ${machine.loadavgBefore.join(' ')}`)
 log(`runs ${cfg.runs} × ${cfg.duration} s (warm-up ${cfg.warmup} s), ${cfg.threads} threads, ${cfg.connections} connections${quick ? ' — QUICK smoke run: figures are not measurements' : ''}`)
 if (machine.loadavgBefore[0] > machine.cpus / 2) log(`warning: load average ${machine.loadavgBefore[0]} on ${machine.cpus} CPUs: figures will be noisy`)
+for (const line of prepared) log(line)
 
 const serverEnv = { BENCH_THREADS: String(cfg.threads), NODE_ENV: 'production' }
 if (selected.some((s) => s.needsCpuRoute)) {
@@ -133,8 +175,26 @@ if (selected.some((s) => s.needsCpuRoute)) {
   cfg.cpuIterations = iterations
   log(`CPU route: pbkdf2 × ${iterations} iterations ≈ ${cfg.cpuMs} ms here`)
 }
+// Scenarios with their own CPU route cost (`cpuMs(cfg)`) get their own calibration.
+cfg.cpuIterationsByMs = {}
+for (const scenario of selected) {
+  const ms = scenario.cpuMs?.(cfg)
+  if (ms === undefined || cfg.cpuIterationsByMs[ms] !== undefined) continue
+  cfg.cpuIterationsByMs[ms] = calibrateCpu(ms)
+  log(`CPU route (${scenario.name}): pbkdf2 × ${cfg.cpuIterationsByMs[ms]} iterations ≈ ${ms} ms here`)
+}
+
+function cpuEnvOf (scenario) {
+  const ms = scenario.cpuMs?.(cfg)
+  return ms === undefined ? {} : { BENCH_CPU_ITERATIONS: String(cfg.cpuIterationsByMs[ms]) }
+}
 
 const loads = [new LoadGen(), new LoadGen()]
+if (cfg.loadCpus !== undefined) {
+  // Pinned right after the fork, before they load anything; autocannon runs on their main thread.
+  for (const l of loads) pin(l.child.pid, cfg.loadCpus)
+  log(`load generators pinned to CPUs ${cfg.loadCpus}`)
+}
 const report = { startedAt: startedAt.toISOString(), machine, config: cfg, scenarios: {} }
 const output = []
 let failed = false
@@ -147,7 +207,7 @@ try {
     const servers = await Promise.all(variants.map((variant) => startServer({
       name: `${scenario.name}/${variant.name}`,
       script: variant.script,
-      env: { ...serverEnv, ...variant.env },
+      env: { ...serverEnv, ...cpuEnvOf(scenario), ...variant.env },
       // One folder per variant: Node names each thread's profile CPU.<date>.<time>.<pid>.<tid>.<seq>.
       execArgv: cfg.cpuProf ? ['--cpu-prof', '--cpu-prof-dir', new URL(`${scenario.name}-${variant.name}/`, profDir).pathname] : []
     })))

@@ -1,5 +1,8 @@
 // The scenario registry. A scenario is a module exporting:
 //   name, title, inDefault (run without --only?), needsCpuRoute (calibrate the ~20 ms route?),
+//   optional cpuMs(cfg) (its own CPU route cost, calibrated once per cost and passed to its
+//   servers as BENCH_CPU_ITERATIONS), optional prepare(cfg) → log lines (runs before any
+//   process starts; may fill cfg, throw on bad options),
 //   variants(cfg) → [{ name, label, script (a bench/servers/*.js URL), env? }],
 //   warmup(ctx), measure(ctx) → { requests, failed, ...numbers } for one run,
 //   columns → [{ key, label, digits }], summary(mediansByVariant, cfg) → lines.
@@ -8,6 +11,8 @@
 // write a module here and list it below.
 import breakdown from './breakdown.js'
 import dispatch from './dispatch.js'
+import mpm from './mpm.js'
 import protection from './protection.js'
+import scaling from './scaling.js'
 
-export const scenarios = [protection, dispatch, breakdown]
+export const scenarios = [protection, dispatch, breakdown, mpm, scaling]

@@ -1,0 +1,80 @@
+// A server and everything it forked, read from /proc (Linux): the pids, their CPU time and
+// memory. A clustered server is a process tree, so "the server's CPU" or "its RSS" is a sum over
+// the tree; the orchestrator only knows the root pid.
+import { execFileSync } from 'node:child_process'
+import { readdirSync, readFileSync } from 'node:fs'
+
+let clockTicks
+/** USER_HZ: /proc/<pid>/stat counts CPU time in these (100 on every common Linux). */
+function ticksPerSecond () {
+  if (clockTicks === undefined) {
+    try {
+      clockTicks = Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim()) || 100
+    } catch {
+      clockTicks = 100
+    }
+  }
+  return clockTicks
+}
+
+function readStat (pid) {
+  try {
+    const raw = readFileSync(`/proc/${pid}/stat`, 'utf8')
+    // The command name may hold spaces and parentheses: the fields start after the last ')'.
+    const fields = raw.slice(raw.lastIndexOf(')') + 2).split(' ')
+    return { state: fields[0], ppid: Number(fields[1]), utime: Number(fields[11]), stime: Number(fields[12]) }
+  } catch {
+    return undefined // gone meanwhile
+  }
+}
+
+/** kB value of `key:` in a /proc file (VmRSS in status, Pss in smaps_rollup), or NaN. */
+function kB (file, key) {
+  try {
+    const line = readFileSync(file, 'utf8').split('\n').find((l) => l.startsWith(`${key}:`))
+    return line === undefined ? NaN : Number(line.split(/\s+/)[1])
+  } catch {
+    return NaN
+  }
+}
+
+/** `root` and all its descendants, root first. */
+export function processTree (root) {
+  const children = new Map()
+  for (const name of readdirSync('/proc')) {
+    if (!/^\d+$/.test(name)) continue
+    const stat = readStat(name)
+    if (stat === undefined) continue
+    const list = children.get(stat.ppid) ?? []
+    list.push(Number(name))
+    children.set(stat.ppid, list)
+  }
+  const tree = [root]
+  for (let i = 0; i < tree.length; i++) tree.push(...(children.get(tree[i]) ?? []))
+  return tree
+}
+
+/**
+ * Per process of the tree: CPU time (µs, user + system, all its threads), VmRSS and Pss (bytes).
+ * Pss shares each page among the processes mapping it (node's code, forked-but-untouched
+ * pages), so summed Pss is what the tree really holds; summed RSS counts shared pages once per
+ * process. Pss is NaN where smaps_rollup is missing (Linux < 4.14, some sandboxes).
+ */
+export function treeUsage (root) {
+  const usPerTick = 1e6 / ticksPerSecond()
+  const processes = []
+  for (const pid of processTree(root)) {
+    const stat = readStat(pid)
+    // A zombie holds no memory and has no VmRSS line.
+    if (stat === undefined || stat.state === 'Z') continue
+    processes.push({
+      pid,
+      ppid: stat.ppid,
+      cpuUs: (stat.utime + stat.stime) * usPerTick,
+      rss: kB(`/proc/${pid}/status`, 'VmRSS') * 1024,
+      pss: kB(`/proc/${pid}/smaps_rollup`, 'Pss') * 1024
+    })
+  }
+  const sum = (key) => processes.reduce((total, p) => total + p[key], 0)
+  return { processes, cpuUs: sum('cpuUs'), rss: sum('rss'), pss: sum('pss') }
+}
