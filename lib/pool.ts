@@ -114,9 +114,12 @@ export class ThreadPool {
       maxThreads: options.maxThreads,
       idleTimeout: options.idleTimeout,
       resourceLimits: options.resourceLimits,
-      // Atomics.wait blocks a thread between tasks, so timers and async work a handler leaves
-      // behind (and log lines posted from them) would never run.
-      useAtomics: false,
+      // Half of tinypool's atomics: the main thread still collects every finished answer in one
+      // pass (receiveMessageOnPort) instead of one port event each, but threads never block in
+      // Atomics.wait between tasks, where timers and async work a handler leaves behind (and
+      // log lines posted from them) would never run. tinypool's worker honours piscina's switch.
+      useAtomics: true,
+      env: { ...process.env, PISCINA_DISABLE_ATOMICS: '1' } as Record<string, string>,
       workerData
     })
     // Without an 'error' listener a thread dying while idle would crash the whole process.
