@@ -3,7 +3,7 @@
 
 import { readFileSync } from 'node:fs'
 import type { TaskResult } from '../offload.js'
-import type { SlotState } from '../pool.js'
+import type { PoolStats, SlotState } from '../pool.js'
 import { LETTERS, summarizeRoute, type MissingProcess, type ProcessEntry, type ProcessSnapshot, type RouteSnapshot } from './scoreboard.js'
 
 export const VERSION: string = (JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }).version
@@ -38,18 +38,8 @@ export interface ServerStatus {
     bytesPerSec: number
     bytesPerReq: number
     slots: Record<SlotState, number>
-    busy: number
-    idle: number
-    queued: number
-    maxQueue: number
-    completed: number
-    failed: number
-    rejected: number
-    timedOut: number
-    crashed: number
-    dropped: number
-    recycled: number
-  }
+  } & Pick<PoolStats, 'busy' | 'idle' | 'queued' | 'maxQueue' | 'completed' | 'failed' | 'rejected' | 'timedOut' |
+  'crashed' | 'dropped' | 'recycled'>
   scoreboard: string
   processes: ProcessSummary[]
   routes: RouteSummary[]
