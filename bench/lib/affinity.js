@@ -52,9 +52,3 @@ export function pin (pid, cpus) {
     throw new Error(`could not pin pid ${pid} to CPUs ${list}: ${why}`)
   }
 }
-
-/** The CPUs pid's main thread may run on, as taskset reports them. */
-export function affinityOf (pid) {
-  const out = execFileSync('taskset', ['-p', '-c', String(pid)], { encoding: 'utf8' })
-  return out.slice(out.lastIndexOf(':') + 1).trim()
-}

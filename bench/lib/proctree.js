@@ -28,15 +28,16 @@ function readStat (pid) {
   }
 }
 
-/** kB value of `key:` in a /proc file (VmRSS in status, Pss in smaps_rollup), or NaN. */
-function kB (file, key) {
+/** The text after `key:` in a /proc file (VmRSS in status, Pss in smaps_rollup), or undefined. */
+function field (file, key) {
   try {
     const line = readFileSync(file, 'utf8').split('\n').find((l) => l.startsWith(`${key}:`))
-    return line === undefined ? NaN : Number(line.split(/\s+/)[1])
+    return line?.slice(key.length + 1).trim()
   } catch {
-    return NaN
+    return undefined
   }
 }
+const kB = (file, key) => Number.parseInt(field(file, key) ?? 'NaN', 10)
 
 /** `root` and all its descendants, root first. */
 export function processTree (root) {
@@ -55,7 +56,8 @@ export function processTree (root) {
 }
 
 /**
- * Per process of the tree: CPU time (µs, user + system, all its threads), VmRSS and Pss (bytes).
+ * Per process of the tree: CPU time (µs, user + system, all its threads), VmRSS and Pss (bytes),
+ * the CPUs it may run on.
  * Pss shares each page among the processes mapping it (node's code, forked-but-untouched
  * pages), so summed Pss is what the tree really holds; summed RSS counts shared pages once per
  * process. Pss is NaN where smaps_rollup is missing (Linux < 4.14, some sandboxes).
@@ -72,7 +74,9 @@ export function treeUsage (root) {
       ppid: stat.ppid,
       cpuUs: (stat.utime + stat.stime) * usPerTick,
       rss: kB(`/proc/${pid}/status`, 'VmRSS') * 1024,
-      pss: kB(`/proc/${pid}/smaps_rollup`, 'Pss') * 1024
+      pss: kB(`/proc/${pid}/smaps_rollup`, 'Pss') * 1024,
+      // The main thread's; the bench pins with taskset -a, so its threads share it.
+      cpus: field(`/proc/${pid}/status`, 'Cpus_allowed_list')
     })
   }
   const sum = (key) => processes.reduce((total, p) => total + p[key], 0)

@@ -30,10 +30,13 @@ export async function memoryOf (srv, variant) {
     workerRssMB: mean('rss'),
     workerPssMB: mean('pss'),
     processCount: tree.length,
-    slots
+    slots,
+    // Not a number, so not in the medians: kept in the JSON runs to show where the server ran.
+    serverCpus: [...new Set(tree.map((p) => p.cpus))].join(' ')
   }
 }
 
+export const plural = (n, word) => `${n} ${word}${n === 1 ? '' : word.endsWith('s') ? 'es' : 's'}`
 const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms))
 const fixed = (x, digits = 1) => Number.isFinite(x) ? x.toFixed(digits) : '–'
 
@@ -47,9 +50,9 @@ export default {
     const m = cfg.processThreads ?? 1
     return [
       shapeVariant('inline', '1 process, inline', { cluster: false, processes: 1, threads: 0 }, cfg),
-      shapeVariant('prefork', `${n} processes, inline (cluster, threads: 0)`, { cluster: true, processes: n, threads: 0 }, cfg),
-      shapeVariant('threads', `1 process × ${n} threads (plugin)`, { cluster: false, processes: 1, threads: n }, cfg),
-      shapeVariant('worker', `${n} processes × ${m} thread${m === 1 ? '' : 's'} (cluster)`, { cluster: true, processes: n, threads: m }, cfg)
+      shapeVariant('prefork', `${plural(n, 'process')}, inline (cluster, threads: 0)`, { cluster: true, processes: n, threads: 0 }, cfg),
+      shapeVariant('threads', `1 process × ${plural(n, 'thread')} (plugin)`, { cluster: false, processes: 1, threads: n }, cfg),
+      shapeVariant('worker', `${plural(n, 'process')} × ${plural(m, 'thread')} (cluster)`, { cluster: true, processes: n, threads: m }, cfg)
     ]
   },
   columns: [

@@ -4,7 +4,7 @@
 // 1 process × S threads (the plugin) and P × T (cluster, `--shape`, default 3x4), plus one
 // process inline for the speed-up. Target: 1 × S and P × T reach ≥ 0.95× the S-process req/s.
 import { allowedCpus, formatCpuList, parseCpuList } from '../lib/affinity.js'
-import { memoryOf, shapeVariant } from './mpm.js'
+import { memoryOf, plural, shapeVariant } from './mpm.js'
 
 const fixed = (x, digits = 2) => Number.isFinite(x) ? x.toFixed(digits) : '–'
 
@@ -53,9 +53,9 @@ export default {
     const shape = parseShape(cfg.shape ?? '3x4')
     return [
       shapeVariant('one', '1 process, inline', { cluster: false, processes: 1, threads: 0 }, cfg),
-      shapeVariant('prefork', `${slots} processes, inline (cluster, threads: 0)`, { cluster: true, processes: slots, threads: 0 }, cfg),
-      shapeVariant('threads', `1 process × ${slots} threads (plugin)`, { cluster: false, processes: 1, threads: slots }, cfg),
-      shapeVariant('worker', `${shape.processes} processes × ${shape.threads} thread${shape.threads === 1 ? '' : 's'} (cluster)`, { cluster: true, ...shape }, cfg)
+      shapeVariant('prefork', `${plural(slots, 'process')}, inline (cluster, threads: 0)`, { cluster: true, processes: slots, threads: 0 }, cfg),
+      shapeVariant('threads', `1 process × ${plural(slots, 'thread')} (plugin)`, { cluster: false, processes: 1, threads: slots }, cfg),
+      shapeVariant('worker', `${plural(shape.processes, 'process')} × ${plural(shape.threads, 'thread')} (cluster)`, { cluster: true, ...shape }, cfg)
     ]
   },
   columns: [
@@ -69,8 +69,10 @@ export default {
     { key: 'failed', label: 'failed', digits: 0 }
   ],
 
-  async warmup ({ cfg, srv, loads }) {
+  async warmup ({ cfg, srv, variant, loads }) {
     await loads[0].cannon({ url: `${srv.origin}/cpu`, connections: cfg.scalingConnections, duration: cfg.warmup })
+    const { processCount, serverCpus, treeRssMB } = await memoryOf(srv, variant)
+    console.error(`  ${variant.name}: ${processCount} process(es) on CPUs ${serverCpus}, ${treeRssMB.toFixed(0)} MB RSS after warm-up`)
   },
 
   async measure ({ cfg, srv, variant, loads }) {
@@ -85,12 +87,12 @@ export default {
     for (const v of Object.values(m)) v.vsPrefork = prefork ? v.rps / prefork.rps : NaN
     const shape = cfg.shape ?? '3x4'
     if (prefork) {
-      for (const [v, label] of [[threads, `1 × ${cfg.slots} threads`], [worker, shape]]) {
+      for (const [v, label] of [[threads, `1 × ${plural(cfg.slots, 'thread')}`], [worker, shape]]) {
         if (v === undefined) continue
         const r = v.rps / prefork.rps
-        lines.push(`${label} / ${cfg.slots} processes req/s = ${fixed(r)} (target ≥ 0.95: ${r >= 0.95 ? 'met' : 'NOT met'})`)
+        lines.push(`${label} / ${plural(cfg.slots, 'process')} req/s = ${fixed(r)} (target ≥ 0.95: ${r >= 0.95 ? 'met' : 'NOT met'})`)
       }
-      if (one) lines.push(`${cfg.slots} processes = ${fixed(prefork.rps / one.rps, 1)}× one process inline`)
+      if (one) lines.push(`${plural(cfg.slots, 'process')} = ${fixed(prefork.rps / one.rps, 1)}× one process inline`)
     }
     lines.push(`CPU route ≈ ${cfg.mpmCpuMs} ms (pbkdf2 × ${cfg.cpuIterationsByMs?.[cfg.mpmCpuMs] ?? '?'}); server pinned to CPUs ${cfg.serverCpus ?? 'NOT pinned'}, load generators to ${cfg.loadCpus ?? 'NOT pinned'}; ${cfg.scalingConnections} connections`)
     return lines
