@@ -37,7 +37,7 @@ command -v python3 >/dev/null || die "python3 not found"
 # -- unpack node and the packed repo (Python: no xz, tar or node needed) --
 rm -rf "$WORK"
 mkdir -p "$WORK/bin" "$WORK/app"
-python3 - "$DEVICE_DIR" "$WORK" <<'PY' || die "unpacking failed"
+python3 - "$DEVICE_DIR" "$WORK" <<'PY'
 import lzma, os, shutil, sys, tarfile
 src, work = sys.argv[1], sys.argv[2]
 with lzma.open(os.path.join(src, 'node.xz')) as i, open(os.path.join(work, 'bin', 'node'), 'wb') as o:
@@ -49,6 +49,14 @@ with tarfile.open(os.path.join(src, 'bench.tar.xz'), 'r:xz') as t:
     except TypeError:  # Python without extraction filters (< 3.8.17 / 3.11.4)
         t.extractall(os.path.join(work, 'app'))
 PY
+if [ $? -ne 0 ] || [ ! -x "$WORK/bin/node" ] || [ ! -f "$WORK/app/package.json" ]; then
+  # A Python built without lzma: the same with xz and tar, where they exist.
+  say "Python could not unpack; trying xz and tar"
+  command -v xz >/dev/null && command -v tar >/dev/null || die "unpacking failed (no lzma in python3, no xz)"
+  rm -rf "$WORK/app" && mkdir -p "$WORK/app"
+  xz -dc "$DEVICE_DIR/node.xz" > "$WORK/bin/node" && chmod +x "$WORK/bin/node" &&
+    tar -xJf "$DEVICE_DIR/bench.tar.xz" -C "$WORK/app" || die "unpacking failed"
+fi
 export PATH="$WORK/bin:$PATH"
 NODE_VERSION=$(node --version 2>&1) || { ldd "$WORK/bin/node" >> "$LOG" 2>&1; die "the unpacked node does not run: $NODE_VERSION"; }
 say "node $NODE_VERSION at $(command -v node)"
