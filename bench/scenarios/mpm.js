@@ -111,7 +111,7 @@ export default {
         lines.push(`${name}: CPU route ${fixed(v.cpuRps / inline.cpuRps, 2)}× the one-process req/s; /hello alone ${fixed(v.lightRps / inline.lightRps, 2)}×; /hello p99 beside the CPU load ${fixed(v.loadedLightP99, 2)} ms (one process inline: ${fixed(inline.loadedLightP99, 2)} ms)`)
       }
     }
-    if (prefork && threads) lines.push(`CPU route at ${n} slots: threads / processes req/s = ${fixed(threads.cpuRps / prefork.cpuRps, 2)}${worker ? `, worker / processes = ${fixed(worker.cpuRps / prefork.cpuRps, 2)}` : ''}`)
+    if (prefork && threads) lines.push(`CPU route req/s, ${n} threads / ${n} processes = ${fixed(threads.cpuRps / prefork.cpuRps, 2)}${worker ? `; ${n} × ${cfg.processThreads} (${worker.slots} slots) / ${n} processes = ${fixed(worker.cpuRps / prefork.cpuRps, 2)}` : ''}`)
     // Memory per slot. A thread's cost: the one-process server with N threads minus the inline
     // one, over N. A process's: the mean cluster child (what scale(+1) adds). The primary: once.
     if (inline && threads && prefork) {
