@@ -7,6 +7,7 @@
 import { mkdirSync, writeFileSync } from 'node:fs'
 import { availableParallelism, cpus, loadavg, totalmem } from 'node:os'
 import { parseArgs } from 'node:util'
+import { kind as cpuKind } from './lib/cpu-work.js'
 import { allowedCpus, formatCpuList, pin } from './lib/affinity.js'
 import { calibrateCpu } from './lib/calibrate.js'
 import { LoadGen } from './lib/loadgens.js'
@@ -173,7 +174,7 @@ if (selected.some((s) => s.needsCpuRoute)) {
   const iterations = calibrateCpu(cfg.cpuMs)
   serverEnv.BENCH_CPU_ITERATIONS = String(iterations)
   cfg.cpuIterations = iterations
-  log(`CPU route: pbkdf2 × ${iterations} iterations ≈ ${cfg.cpuMs} ms here`)
+  log(`CPU route: ${cpuKind} × ${iterations} iterations ≈ ${cfg.cpuMs} ms here`)
 }
 // Scenarios with their own CPU route cost (`cpuMs(cfg)`) get their own calibration.
 cfg.cpuIterationsByMs = {}
@@ -181,7 +182,7 @@ for (const scenario of selected) {
   const ms = scenario.cpuMs?.(cfg)
   if (ms === undefined || cfg.cpuIterationsByMs[ms] !== undefined) continue
   cfg.cpuIterationsByMs[ms] = calibrateCpu(ms)
-  log(`CPU route (${scenario.name}): pbkdf2 × ${cfg.cpuIterationsByMs[ms]} iterations ≈ ${ms} ms here`)
+  log(`CPU route (${scenario.name}): ${cpuKind} × ${cfg.cpuIterationsByMs[ms]} iterations ≈ ${ms} ms here`)
 }
 
 function cpuEnvOf (scenario) {

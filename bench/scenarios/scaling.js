@@ -5,6 +5,7 @@
 // process inline for the speed-up. Target: 1 × S and P × T reach ≥ 0.95× the S-process req/s.
 import { allowedCpus, formatCpuList, parseCpuList } from '../lib/affinity.js'
 import { memoryOf, plural, shapeVariant } from './mpm.js'
+import { kind as cpuKind } from '../lib/cpu-work.js'
 
 const fixed = (x, digits = 2) => Number.isFinite(x) ? x.toFixed(digits) : '–'
 
@@ -94,7 +95,7 @@ export default {
       }
       if (one) lines.push(`${plural(cfg.slots, 'process')} = ${fixed(prefork.rps / one.rps, 1)}× one process inline`)
     }
-    lines.push(`CPU route ≈ ${cfg.mpmCpuMs} ms (pbkdf2 × ${cfg.cpuIterationsByMs?.[cfg.mpmCpuMs] ?? '?'}); server pinned to CPUs ${cfg.serverCpus ?? 'NOT pinned'}, load generators to ${cfg.loadCpus ?? 'NOT pinned'}; ${cfg.scalingConnections} connections`)
+    lines.push(`CPU route ≈ ${cfg.mpmCpuMs} ms (${cpuKind} × ${cfg.cpuIterationsByMs?.[cfg.mpmCpuMs] ?? '?'}); server pinned to CPUs ${cfg.serverCpus ?? 'NOT pinned'}, load generators to ${cfg.loadCpus ?? 'NOT pinned'}; ${cfg.scalingConnections} connections`)
     return lines
   }
 }
