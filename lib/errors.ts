@@ -25,6 +25,8 @@ export const FST_MPM_THREAD_CRASHED = createError(
   'FST_MPM_THREAD_CRASHED', 'The thread running this request crashed: %s', 500)
 export const FST_MPM_NOT_CLONEABLE = createError(
   'FST_MPM_NOT_CLONEABLE', 'Offloaded handler returned a value that cannot cross threads: %s', 500)
+export const FST_MPM_TASK_DROPPED = createError(
+  'FST_MPM_TASK_DROPPED', 'Task dropped before it ran: the client went away', 503)
 export const FST_MPM_CLOSING = createError(
   'FST_MPM_CLOSING', 'Server is shutting down', 503)
 

@@ -8,7 +8,7 @@ import { performance } from 'node:perf_hooks'
 import { BroadcastChannel } from 'node:worker_threads'
 import Tinypool from 'tinypool'
 import {
-  FST_MPM_CLOSING, FST_MPM_NOT_CLONEABLE, FST_MPM_QUEUE_FULL, FST_MPM_TASK_TIMEOUT,
+  FST_MPM_CLOSING, FST_MPM_NOT_CLONEABLE, FST_MPM_TASK_DROPPED, FST_MPM_QUEUE_FULL, FST_MPM_TASK_TIMEOUT,
   FST_MPM_THREAD_CRASHED, FST_MPM_THREAD_EXITED, FST_MPM_THREAD_RETIRED
 } from './errors.js'
 import { invoke } from './invoke.js'
@@ -301,9 +301,7 @@ export class ThreadPool {
     if (index === -1) return
     this.#queue.splice(index, 1)
     this.#counts.dropped++
-    const err = new Error('Task dropped before it ran: the client went away') as Error & { code: string }
-    err.code = 'FST_MPM_TASK_DROPPED'
-    waiting.reject(err)
+    waiting.reject(new FST_MPM_TASK_DROPPED())
     if (this.#isIdle()) this.#notifyIdle()
   }
 
