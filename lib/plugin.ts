@@ -2,11 +2,11 @@
 
 import fp from 'fastify-plugin'
 import type { FastifyInstance, FastifyPluginAsync } from 'fastify'
-import { FST_MPM_HANDLER_EXPORT, FST_MPM_HANDLER_MODULE } from './errors.js'
 import { asBuffer, BodyKind, deserializeError, TaskKind } from './marshal.js'
 import { bindHandler, kOffload, toModuleHref, type OffloadTarget, type RouteBinding, type TaskObserver } from './offload.js'
 import { resolveOptions, type MpmOptions, type ResolvedOptions } from './options.js'
 import { ThreadPool, type LoggerLike, type PoolStats } from './pool.js'
+import { verifyHandlerModules, type OffloadedRoute } from './startup-check.js'
 import { registerStatus } from './status/index.js'
 
 export interface RunOptions {
@@ -59,7 +59,7 @@ const plugin: FastifyPluginAsync<MpmOptions> = async function fastifyMpm (fastif
   const options = resolveOptions(opts as MpmOptions & Record<string, unknown>)
   const pool = new ThreadPool({ ...options, log: fastify.log })
   const mpm = new Mpm(options, pool, fastify.log)
-  const routes: Array<{ route: string, target: OffloadTarget }> = []
+  const routes: OffloadedRoute[] = []
 
   // -- hooks --
   fastify.addHook('onRoute', (routeOptions) => {
@@ -73,23 +73,7 @@ const plugin: FastifyPluginAsync<MpmOptions> = async function fastifyMpm (fastif
   })
 
   // Load every handler module once, in a thread, so a missing file or export fails ready().
-  fastify.addHook('onReady', async () => {
-    const modules = [...new Map(routes.map(({ target }) => [`${target.href}#${target.exportName}`, target])).values()]
-    if (modules.length === 0) return
-    const problems = await pool.probe(modules.map((t) => ({ m: t.href, e: t.exportName }))).catch(async (err: Error) => {
-      await pool.close()
-      throw new FST_MPM_HANDLER_MODULE(routes.map((r) => r.route).join(', '), modules.map((t) => t.href).join(', '), err.message)
-    })
-    if (problems.length === 0) return
-    await pool.close()
-    const [problem] = problems
-    const target = modules[problem.index]
-    const names = routes.filter((r) => r.target.href === target.href && r.target.exportName === target.exportName)
-      .map((r) => r.route).join(', ')
-    throw problem.kind === 'load'
-      ? new FST_MPM_HANDLER_MODULE(names, target.href, problem.message)
-      : new FST_MPM_HANDLER_EXPORT(names, target.href, target.exportName, problem.exports.join(', ') || 'none')
-  })
+  fastify.addHook('onReady', async () => { await verifyHandlerModules(pool, routes) })
 
   // Status page, metrics and slow log: each off unless its option is set.
   await registerStatus(fastify, mpm)
