@@ -2,7 +2,8 @@
 import Fastify, { type RouteHandlerMethod } from 'fastify'
 import { expectAssignable, expectError, expectNotAssignable, expectType } from 'tsd'
 import mpm, {
-  errors, Mpm, offload,
+  cluster, errors, Mpm, offload,
+  type ClusterHandle,
   type MpmOptions, type OffloadHandler, type OffloadLogger, type OffloadReply, type OffloadRequest,
   type PoolStats, type TaskEvent
 } from 'fastify-mpm'
@@ -132,3 +133,16 @@ app.mpm.onTask((event) => {
 
 expectType<'FST_MPM_TASK_TIMEOUT'>(new errors.FST_MPM_TASK_TIMEOUT(100).code)
 expectType<'FST_MPM_QUEUE_FULL'>(new errors.FST_MPM_QUEUE_FULL(5).code)
+
+// -- operator view and cluster ----------------------------------------------------------------------
+
+app.register(mpm, { status: true, metrics: true, slowTaskThreshold: 500 })
+app.register(mpm, {
+  status: { path: '/_status', allow: ['10.0.0.0/8', '::1'], onRequest: async (request) => { expectType<string>(request.ip) } },
+  metrics: { path: '/_metrics' }
+})
+expectError(app.register(mpm, { status: { allow: '127.0.0.1' } }))
+expectError(app.register(mpm, { slowTaskThreshold: '1s' }))
+
+expectType<Promise<ClusterHandle>>(cluster({ app: new URL('file:///app.js'), processes: 'auto', threads: '1:4', listen: { port: 3000 } }))
+expectError(cluster({ app: new URL('file:///app.js'), processes: 'many' }))
