@@ -9,7 +9,7 @@ import { pathToFileURL } from 'node:url'
 import type { FastifyInstance, FastifyReply, FastifyRequest, RouteHandlerMethod } from 'fastify'
 import { FST_MPM_INVALID_HANDLER, FST_MPM_NOT_REGISTERED } from './errors.js'
 import { asBuffer, BodyKind, deserializeError, TaskKind, type Outcome, type RouteTask } from './marshal.js'
-import type { AbortSignalLike, ThreadPool } from './pool.js'
+import { OneShotAbort, type ThreadPool } from './pool.js'
 
 export interface OffloadOptions {
   /** The module's export to run. Default: `default`. */
@@ -138,25 +138,13 @@ async function handle (binding: RouteBinding, request: FastifyRequest, reply: Fa
  * Not an AbortController either: the pool only listens for one abort, and an AbortSignal per
  * queued request cost ~20 µs of CPU (bench/FINDINGS.md).
  */
-class ResponseGone implements AbortSignalLike {
-  aborted = false
+class ResponseGone extends OneShotAbort {
   settled = false
-  #listener: (() => void) | undefined
 
   constructor (res: ServerResponse) {
+    super()
     if (res.destroyed) this.aborted = true
-    else res.once('close', () => this.#onClose())
-  }
-
-  addEventListener (_type: 'abort', listener: () => void): void { this.#listener = listener }
-  removeEventListener (_type: 'abort', _listener: () => void): void { this.#listener = undefined }
-
-  #onClose (): void {
-    if (this.settled) return
-    this.aborted = true
-    const listener = this.#listener
-    this.#listener = undefined
-    listener?.()
+    else res.once('close', () => { if (!this.settled) this.abort() })
   }
 }
 

@@ -132,7 +132,6 @@ export class ThreadPool {
     }
   }
 
-  get inline (): boolean { return this.#tp === null }
   get closing (): boolean { return this.#closing }
 
   run (task: RouteTask | RunTask, opts: TaskOptions = {}): Promise<Outcome> {
@@ -244,9 +243,9 @@ export class ThreadPool {
     const timeout = opts.timeout ?? this.options.taskTimeout
     let timer: NodeJS.Timeout | undefined
     let timedOut = false
-    let abort: TaskAbort | undefined
+    let abort: OneShotAbort | undefined
     if (timeout > 0) {
-      abort = new TaskAbort()
+      abort = new OneShotAbort()
       // tinypool answers an abort of a running task by terminating its thread and starting another.
       timer = setTimeout(() => { timedOut = true; abort?.abort() }, timeout)
     }
@@ -382,11 +381,12 @@ export class ThreadPool {
 }
 
 /**
- * A task timeout's abort, in the shape tinypool accepts besides an AbortSignal (it only adds and
- * removes one listener). An AbortController per task cost ~20 µs of CPU in the dispatch
- * benchmark (bench/FINDINGS.md).
+ * An abort with a single listener, in the shape tinypool and this pool's queue accept besides an
+ * AbortSignal (each adds and removes one listener). An AbortController per task cost ~20 µs of
+ * CPU in the dispatch benchmark (bench/FINDINGS.md). Used for task timeouts, and by adapters to
+ * drop a queued task whose client left.
  */
-class TaskAbort implements AbortSignalLike {
+export class OneShotAbort implements AbortSignalLike {
   aborted = false
   #listener: (() => void) | undefined
 
