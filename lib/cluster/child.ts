@@ -108,9 +108,8 @@ export async function runChild (config: ChildConfig): Promise<void> {
     : undefined
   beat?.unref()
 
-  const stop = (reason: string): Promise<void> => {
+  const stop = (): Promise<void> => {
     stopping ??= (async () => {
-      void reason
       let code = 0
       try {
         if (app !== undefined && drainer !== undefined) {
@@ -132,10 +131,10 @@ export async function runChild (config: ChildConfig): Promise<void> {
   for (const signal of ['SIGINT', 'SIGHUP', 'SIGTTIN', 'SIGTTOU'] as const) process.on(signal, () => {})
   process.on('SIGTERM', () => {
     void send({ type: 'fastify-mpm:draining', reason: 'SIGTERM' })
-    void stop('SIGTERM')
+    void stop()
   })
   process.on('message', (msg: unknown) => {
-    if (isStopMessage(msg)) void stop(msg.reason)
+    if (isStopMessage(msg)) void stop()
   })
 
   try {
