@@ -17,6 +17,8 @@ export const FST_MPM_INVALID_HANDLER = createError(
 // Per request: overload, timeout, thread failures.
 export const FST_MPM_QUEUE_FULL = createError(
   'FST_MPM_QUEUE_FULL', 'Server busy: all threads are busy and %s tasks are already queued', 503)
+export const FST_MPM_QUEUE_TIMEOUT = createError(
+  'FST_MPM_QUEUE_TIMEOUT', 'Server busy: no thread became free within %s ms', 503)
 export const FST_MPM_TASK_TIMEOUT = createError(
   'FST_MPM_TASK_TIMEOUT', 'Offloaded handler timed out after %s ms; its thread was terminated', 503)
 export const FST_MPM_THREAD_EXITED = createError(
@@ -24,7 +26,7 @@ export const FST_MPM_THREAD_EXITED = createError(
 export const FST_MPM_THREAD_CRASHED = createError(
   'FST_MPM_THREAD_CRASHED', 'The thread running this request crashed: %s', 500)
 export const FST_MPM_NOT_CLONEABLE = createError(
-  'FST_MPM_NOT_CLONEABLE', 'Offloaded handler returned a value that cannot cross threads: %s', 500)
+  'FST_MPM_NOT_CLONEABLE', 'Offloaded handler produced a value that cannot cross threads: %s', 500)
 export const FST_MPM_TASK_DROPPED = createError(
   'FST_MPM_TASK_DROPPED', 'Task dropped before it ran: the client went away', 503)
 export const FST_MPM_CLOSING = createError(

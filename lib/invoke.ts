@@ -3,12 +3,14 @@
 
 import { performance } from 'node:perf_hooks'
 import {
-  BodyKind, encodeBody, encodeLogArgs, findUncloneable, serializeError, TaskKind,
-  type Headers, type LogLine, type Outcome, type ProbeProblem, type ProbeTask, type RequestData, type Task
+  encodeLogArgs, findUncloneable, TaskKind,
+  type LogLine, type Outcome, type ProbeProblem, type ProbeTask, type RequestData, type Task
 } from './marshal.js'
+import { encodeRouteValue, serializeError, ValueKind, type EncodedValue } from './route-value.js'
+import { ReplyOp, ThreadReply, type ReplyCall } from './thread-reply.js'
 import { exportNames, getHandler, importHandlerModule, pickExport } from './handler-module.js'
 import { FST_MPM_NOT_CLONEABLE } from './errors.js'
-import type { OffloadLogger, OffloadReply, OffloadRequest } from './types.js'
+import type { OffloadLogger, OffloadRequest } from './types.js'
 
 /** Where a task's log lines go: posted to the main thread, or straight to a logger when inline. */
 export type LogWriter = (line: LogLine) => void
@@ -31,63 +33,82 @@ function makeLogger (taskId: number, threshold: number, write: LogWriter, counte
 }
 function noop (): void {}
 
-class Reply implements OffloadReply {
-  statusCode: number | undefined = undefined
-  headerMap: Headers | undefined = undefined
-  code (statusCode: number): this {
-    if (!Number.isInteger(statusCode) || statusCode < 100 || statusCode > 599) {
-      throw new RangeError(`reply.code(): invalid status code ${String(statusCode)}`)
-    }
-    this.statusCode = statusCode
-    return this
-  }
-
-  status (statusCode: number): this { return this.code(statusCode) }
-  header (name: string, value: string | number | string[]): this {
-    (this.headerMap ??= {})[name.toLowerCase()] = value
-    return this
-  }
-
-  headers (values: Headers): this {
-    for (const [name, value] of Object.entries(values)) this.header(name, value)
-    return this
-  }
-
-  type (contentType: string): this { return this.header('content-type', contentType) }
-  getHeader (name: string): string | number | string[] | undefined { return this.headerMap?.[name.toLowerCase()] }
-}
-
 export interface Invocation { outcome: Outcome, transfer?: ArrayBuffer }
 
 /**
- * `checkClone` is off inline, where nothing is cloned; in a thread a value structured clone would
- * reject (or quietly strip of its methods) becomes a clear 500 instead of a dead thread.
+ * Runs the task's handler and reports what it returned or threw, and the reply calls it made.
+ * `inThread`: run() results are checked for what structured clone would reject or mangle, since
+ * they reach the caller as they are; route answers are always encoded (route-value.ts) so that
+ * inline mode (`threads: 0`) answers exactly as a thread does.
  */
-export async function invoke (task: Task, write: LogWriter, checkClone: boolean): Promise<Invocation> {
-  if (task.k === TaskKind.Probe) return { outcome: { ok: true, b: await probe(task), bk: BodyKind.Json, lc: 0 } }
+export async function invoke (task: Task, write: LogWriter, inThread: boolean): Promise<Invocation> {
+  if (task.k === TaskKind.Probe) return { outcome: { ok: true, v: await probe(task), vk: ValueKind.Plain, lc: 0 } }
   const counter = { lines: 0 }
   const started = performance.now()
-  const reply = task.k === TaskKind.Route ? new Reply() : undefined
+  const reply = task.k === TaskKind.Route ? new ThreadReply(task.rs) : undefined
+  let ok = true
+  let value: unknown
   try {
     const fn = await getHandler(task.m, task.e)
-    let value: unknown
     if (task.k === TaskKind.Route) {
       const req = task.r as RequestData & { log: OffloadLogger }
-      req.log = makeLogger(task.id, task.lv, write, counter)
-      if (req.body instanceof Uint8Array && !Buffer.isBuffer(req.body)) {
+      if (task.bj === 1) req.body = JSON.parse(req.body as string)
+      else if (req.body instanceof Uint8Array && !Buffer.isBuffer(req.body)) {
         req.body = Buffer.from(req.body.buffer, req.body.byteOffset, req.body.byteLength)
       }
+      req.log = makeLogger(task.id, task.lv, write, counter)
       value = await fn(req as OffloadRequest, reply)
     } else {
       value = await fn(task.p)
     }
-    const problem = checkClone ? findUncloneable(value) : null
-    if (problem !== null) throw new FST_MPM_NOT_CLONEABLE(problem)
-    const { b, bk, transfer } = encodeBody(value)
-    return { outcome: { ok: true, b, bk, sc: reply?.statusCode, h: reply?.headerMap, lc: counter.lines, d: performance.now() - started }, transfer }
   } catch (err) {
-    return { outcome: { ok: false, err: serializeError(err), sc: reply?.statusCode, h: reply?.headerMap, lc: counter.lines, d: performance.now() - started } }
+    ok = false
+    value = err
   }
+  const d = performance.now() - started
+  let encoded: EncodedValue
+  let ops: ReplyCall[] | undefined
+  try {
+    if (reply !== undefined) {
+      ops = checkReplyCalls(reply.calls)
+      encoded = encodeRouteValue(value)
+    } else {
+      encoded = encodeRunValue(value, ok, inThread)
+    }
+  } catch (err) {
+    // What the handler produced cannot be made to cross (or its toJSON() threw, as it would
+    // have when the framework serialized it): answer that, not a dead thread.
+    ok = false
+    ops = undefined
+    encoded = { v: serializeError(err as Error, false), vk: ValueKind.Error }
+  }
+  return { outcome: { ok, v: encoded.v, vk: encoded.vk, ops, lc: counter.lines, d }, transfer: encoded.transfer }
+}
+
+/** Header values must survive structured clone; the framework applies them, so no more is checked. */
+function checkReplyCalls (calls: ReplyCall[]): ReplyCall[] | undefined {
+  if (calls.length === 0) return undefined
+  for (const call of calls) {
+    if (call[0] !== ReplyOp.Header) continue
+    const problem = findUncloneable(call[2], `header "${call[1]}"`)
+    if (problem !== null) throw new FST_MPM_NOT_CLONEABLE(problem)
+  }
+  return calls
+}
+
+function encodeRunValue (value: unknown, ok: boolean, inThread: boolean): EncodedValue {
+  if (!ok) {
+    if (value instanceof Error) return { v: serializeError(value, false), vk: ValueKind.Error }
+    return { v: findUncloneable(value) === null ? value : String(value), vk: ValueKind.Plain }
+  }
+  if (value === undefined) return { vk: ValueKind.Undefined }
+  const problem = inThread ? findUncloneable(value) : null
+  if (problem !== null) throw new FST_MPM_NOT_CLONEABLE(problem)
+  if (Buffer.isBuffer(value) || (value instanceof Uint8Array && inThread)) {
+    const whole = value.byteOffset === 0 && value.byteLength === value.buffer.byteLength && value.buffer instanceof ArrayBuffer
+    return { v: value, vk: ValueKind.Buffer, transfer: inThread && whole ? value.buffer as ArrayBuffer : undefined }
+  }
+  return { v: value, vk: ValueKind.Plain }
 }
 
 async function probe (task: ProbeTask): Promise<ProbeProblem[]> {

@@ -8,7 +8,10 @@ import { performance } from 'node:perf_hooks'
 import { pathToFileURL } from 'node:url'
 import type { FastifyInstance, FastifyReply, FastifyRequest, RouteHandlerMethod } from 'fastify'
 import { FST_MPM_INVALID_HANDLER, FST_MPM_NOT_REGISTERED } from './errors.js'
-import { asBuffer, BodyKind, deserializeError, TaskKind, type Outcome, type RouteTask } from './marshal.js'
+import { isTooDeepToClone, stringifyDeep } from './deep-body.js'
+import { TaskKind, type Outcome, type RouteTask } from './marshal.js'
+import { decodeRouteValue, deserializeError, ValueKind, type SerializedError } from './route-value.js'
+import { ReplyOp, type ReplyCall, type ReplyStart } from './thread-reply.js'
 import { OneShotAbort, type ThreadPool } from './pool.js'
 
 export interface OffloadOptions {
@@ -24,7 +27,7 @@ export interface OffloadTarget {
   timeout: number | undefined
 }
 
-export type TaskResult = 'ok' | 'error' | 'timeout' | 'rejected' | 'crashed' | 'dropped' | 'closing'
+export type TaskResult = 'ok' | 'error' | 'timeout' | 'queue-timeout' | 'rejected' | 'crashed' | 'dropped' | 'closing'
 
 /** One offloaded request, reported to observers (status page, metrics, slow log) once it settles. */
 export interface TaskEvent {
@@ -104,6 +107,12 @@ async function handle (binding: RouteBinding, request: FastifyRequest, reply: Fa
       hostname: request.hostname
     }
   }
+  const start = replyStart(reply)
+  if (start !== undefined) task.rs = start
+  if (isTooDeepToClone(request.body, request.headers['content-length'])) {
+    task.r.body = stringifyDeep(request.body)
+    task.bj = 1
+  }
   let outcome: Outcome
   const started = binding.observers.length > 0 ? performance.now() : 0
   let gone: ResponseGone | undefined
@@ -115,19 +124,51 @@ async function handle (binding: RouteBinding, request: FastifyRequest, reply: Fa
     if (pool.closing) reply.header('connection', 'close')
     if ((err as { statusCode?: number }).statusCode === 503) reply.header('retry-after', binding.retryAfter)
     if (started > 0) notify(binding, request.id, resultOf(err as Error), performance.now() - started)
-    throw withContext(err as Error, binding)
+    throw withContext(err as Error, binding, request, reply)
   }
   if (started > 0) notify(binding, request.id, outcome.ok ? 'ok' : 'error', outcome.d ?? performance.now() - started)
   // While closing, end each keep-alive connection after its answer so close() is not held open.
   if (pool.closing) reply.header('connection', 'close')
-  if (outcome.sc !== undefined) reply.code(outcome.sc)
-  if (outcome.h !== undefined) reply.headers(outcome.h)
-  if (!outcome.ok) throw withContext(deserializeError(outcome.err!), binding)
-  switch (outcome.bk) {
-    case BodyKind.Bytes: return reply.send(asBuffer(outcome.b as Uint8Array))
-    case BodyKind.Empty: return reply.send()
-    default: return outcome.b
+  if (outcome.ops !== undefined) replay(reply, outcome.ops)
+  // From here on Fastify does with the value what it does with any handler's: the same value
+  // returned or thrown, so the same serializer, error handler and hooks decide the answer.
+  const value = outcome.vk === ValueKind.Error
+    ? rebuildError(outcome.v as SerializedError, reply)
+    : decodeRouteValue(outcome)
+  if (outcome.ok) return value
+  throw withContext(value, binding, request, reply)
+}
+
+/** Status and headers that hooks set before the handler, for `reply.getHeader()` in the thread. */
+function replyStart (reply: FastifyReply): ReplyStart | undefined {
+  const headers = reply.getHeaders() as Record<string, unknown>
+  let start: ReplyStart | undefined
+  for (const _ in headers) { start = { h: headers }; break }
+  if (reply.statusCode !== 200) (start ??= {}).sc = reply.statusCode
+  return start
+}
+
+function replay (reply: FastifyReply, calls: ReplyCall[]): void {
+  for (const call of calls) {
+    switch (call[0]) {
+      case ReplyOp.Code: reply.code(call[1] as number); break
+      case ReplyOp.Header: reply.header(call[1], call[2]); break
+      case ReplyOp.RemoveHeader: reply.removeHeader(call[1]); break
+      case ReplyOp.Type: reply.type(call[1] as string); break
+    }
   }
+}
+
+/** An invalid `reply.code()` in the thread fails as the real reply's code() fails, with Fastify's own error. */
+function rebuildError (data: SerializedError, reply: FastifyReply): Error {
+  if (data.bs !== undefined) {
+    try {
+      reply.code(data.bs as number)
+    } catch (err) {
+      return err as Error
+    }
+  }
+  return deserializeError(data)
 }
 
 /**
@@ -151,6 +192,7 @@ class ResponseGone extends OneShotAbort {
 const RESULT_BY_CODE: Record<string, TaskResult> = {
   FST_MPM_TASK_TIMEOUT: 'timeout',
   FST_MPM_QUEUE_FULL: 'rejected',
+  FST_MPM_QUEUE_TIMEOUT: 'queue-timeout',
   FST_MPM_TASK_DROPPED: 'dropped',
   FST_MPM_CLOSING: 'closing',
   FST_MPM_NOT_CLONEABLE: 'error'
@@ -165,17 +207,25 @@ function notify (binding: RouteBinding, reqId: string, result: TaskResult, durat
   for (const observer of binding.observers) observer(event)
 }
 
-/** A 5xx logged by Fastify then names the route and module behind it. */
-function withContext (err: Error, binding: RouteBinding): Error {
-  const status = (err as { statusCode?: number }).statusCode
+/**
+ * A 5xx logged by Fastify then names the route and module behind it: through the request's log
+ * bindings, and as `err.offload` for error handlers. Not enumerable, so an error handler that
+ * spreads or serializes the error's keys does not send the module's file URL to the client.
+ */
+function withContext (thrown: unknown, binding: RouteBinding, request: FastifyRequest, reply: FastifyReply): unknown {
+  if (thrown === null || typeof thrown !== 'object') return thrown
+  const err = thrown as Error & { statusCode?: unknown, code?: unknown }
   // The thread that found the uncloneable value does not know the route; the answer should name it.
-  if ((err as { code?: string }).code === 'FST_MPM_NOT_CLONEABLE') err.message = `route ${binding.route}: ${err.message}`
-  if (status === undefined || status >= 500) {
-    Object.defineProperty(err, 'offload', {
-      value: { route: binding.route, module: binding.href, export: binding.exportName },
-      enumerable: true,
-      configurable: true
-    })
+  if (err.code === 'FST_MPM_NOT_CLONEABLE') err.message = `route ${binding.route}: ${err.message}`
+  const status = Number(err.statusCode)
+  if (status >= 400 && status < 500) return err
+  const context = { route: binding.route, module: binding.href, export: binding.exportName }
+  if (err instanceof Error) {
+    Object.defineProperty(err, 'offload', { value: context, enumerable: false, configurable: true, writable: true })
   }
+  // Fastify's error handler logs through reply.log, a copy of request.log made per request.
+  const log = request.log.child({ offload: context })
+  request.log = log
+  reply.log = log
   return err
 }

@@ -26,6 +26,11 @@ export interface MpmOptions {
   idleTimeout?: number
   /** ms a handler may run (0 = no limit); past it the thread is terminated and the request gets 503. Default 30 000. */
   taskTimeout?: number
+  /**
+   * ms a task may wait for a free thread (0 = no limit); past it the request gets 503 + Retry-After
+   * and never runs (HAProxy `timeout queue`, Passenger `max_request_queue_time`). Default: taskTimeout.
+   */
+  queueTimeout?: number
   /** Recycle a thread after N tasks, 0 = never (Apache MaxConnectionsPerChild, Gunicorn max_requests). Default 0. */
   maxTasksPerThread?: number
   /** V8 heap limits for each thread; a thread past them dies and is replaced, its request gets a 500. */
@@ -55,6 +60,7 @@ export interface ResolvedOptions {
   maxQueue: number
   idleTimeout: number
   taskTimeout: number
+  queueTimeout: number
   maxTasksPerThread: number
   resourceLimits: ResourceLimits | undefined
   retryAfter: number
@@ -69,7 +75,7 @@ export const THREADS_ENV = 'FASTIFY_MPM_THREADS'
 
 // Keys Fastify itself passes to every plugin through `register(plugin, opts)`.
 const REGISTER_KEYS = new Set(['prefix', 'logLevel', 'logSerializers', 'encapsulate'])
-const KNOWN_KEYS = new Set(['threads', 'maxQueue', 'idleTimeout', 'taskTimeout', 'maxTasksPerThread',
+const KNOWN_KEYS = new Set(['threads', 'maxQueue', 'idleTimeout', 'taskTimeout', 'queueTimeout', 'maxTasksPerThread',
   'resourceLimits', 'retryAfter', 'closeTimeout', 'status', 'metrics', 'slowTaskThreshold'])
 const ENDPOINT_KEYS = new Set(['path', 'allow', 'onRequest'])
 const LOOPBACK = ['127.0.0.1', '::1']
@@ -158,12 +164,14 @@ export function resolveOptions (opts: MpmOptions & Record<string, unknown> = {})
   for (const [key, value] of Object.entries(resourceLimits ?? {})) {
     integer(`resourceLimits.${key}`, value, 0, 1)
   }
+  const taskTimeout = integer('taskTimeout', opts.taskTimeout, 30_000)
   return {
     minThreads: threads.min,
     maxThreads: threads.max,
     maxQueue: integer('maxQueue', opts.maxQueue, 512),
     idleTimeout: integer('idleTimeout', opts.idleTimeout, 30_000),
-    taskTimeout: integer('taskTimeout', opts.taskTimeout, 30_000),
+    taskTimeout,
+    queueTimeout: integer('queueTimeout', opts.queueTimeout, taskTimeout),
     maxTasksPerThread: integer('maxTasksPerThread', opts.maxTasksPerThread, 0),
     resourceLimits,
     retryAfter: integer('retryAfter', opts.retryAfter, 5),

@@ -2,7 +2,8 @@
 
 import fp from 'fastify-plugin'
 import type { FastifyInstance, FastifyPluginAsync } from 'fastify'
-import { asBuffer, BodyKind, deserializeError, TaskKind } from './marshal.js'
+import { TaskKind } from './marshal.js'
+import { decodeRouteValue, deserializeError, ValueKind, type SerializedError } from './route-value.js'
 import { bindHandler, kOffload, toModuleHref, type OffloadTarget, type RouteBinding, type TaskObserver } from './offload.js'
 import { resolveOptions, type MpmOptions, type ResolvedOptions } from './options.js'
 import { ThreadPool, type LoggerLike, type PoolStats } from './pool.js'
@@ -24,6 +25,7 @@ export class Mpm {
   readonly pool: ThreadPool
   readonly #log: LoggerLike
   readonly #observers: TaskObserver[] = []
+  #closeBy: number | undefined
 
   constructor (options: ResolvedOptions, pool: ThreadPool, log: LoggerLike) {
     this.options = options
@@ -42,9 +44,21 @@ export class Mpm {
     const outcome = await this.pool.run(
       { k: TaskKind.Run, m: toModuleHref(moduleUrl), e: opts.export ?? 'default', id: 0, lv: 0, p: payload },
       { timeout: opts.timeout, signal: signal === undefined ? undefined : () => signal, log: this.#log })
-    if (!outcome.ok) throw deserializeError(outcome.err!)
-    if (outcome.bk === BodyKind.Bytes) return asBuffer(outcome.b as Uint8Array) as T
-    return outcome.b as T
+    const value = outcome.vk === ValueKind.Error ? deserializeError(outcome.v as SerializedError) : decodeRouteValue(outcome)
+    if (!outcome.ok) throw value
+    return value as T
+  }
+
+  /**
+   * @internal The cluster child's deadline: the primary kills it when its grace period ends, so a
+   * request still running must be answered (503, Connection: close) before then, whatever closeTimeout says.
+   */
+  closeBefore (deadline: number): void { this.#closeBy = deadline }
+
+  /** @internal ms close() may wait for running tasks: closeTimeout, or less when a deadline is set. */
+  closeBudget (): number {
+    const { closeTimeout } = this.options
+    return this.#closeBy === undefined ? closeTimeout : Math.max(0, Math.min(closeTimeout, this.#closeBy - Date.now()))
   }
 
   /** @internal Binds an offloaded handler to this pool for one route. */
@@ -89,13 +103,14 @@ const plugin: FastifyPluginAsync<MpmOptions> = async function fastifyMpm (fastif
   let closeTimer: NodeJS.Timeout | undefined
   fastify.addHook('preClose', async () => {
     pool.stopAccepting()
+    const budget = mpm.closeBudget()
     closeTimer = setTimeout(() => {
-      fastify.log.warn({ stats: pool.stats() }, `fastify-mpm: tasks still running after closeTimeout (${options.closeTimeout} ms); terminating threads`)
+      fastify.log.warn({ stats: pool.stats() }, `fastify-mpm: tasks still running after ${budget} ms (closeTimeout or the cluster's gracefulTimeout); terminating threads`)
       void pool.close()
-    }, options.closeTimeout).unref()
+    }, budget).unref()
   })
   fastify.addHook('onClose', async () => {
-    await pool.drain(options.closeTimeout)
+    await pool.drain(mpm.closeBudget())
     clearTimeout(closeTimer)
     await pool.close()
   })

@@ -8,8 +8,8 @@ import { performance } from 'node:perf_hooks'
 import { BroadcastChannel } from 'node:worker_threads'
 import Tinypool from 'tinypool'
 import {
-  FST_MPM_CLOSING, FST_MPM_NOT_CLONEABLE, FST_MPM_TASK_DROPPED, FST_MPM_QUEUE_FULL, FST_MPM_TASK_TIMEOUT,
-  FST_MPM_THREAD_CRASHED, FST_MPM_THREAD_EXITED, FST_MPM_THREAD_RETIRED
+  FST_MPM_CLOSING, FST_MPM_NOT_CLONEABLE, FST_MPM_TASK_DROPPED, FST_MPM_QUEUE_FULL, FST_MPM_QUEUE_TIMEOUT,
+  FST_MPM_TASK_TIMEOUT, FST_MPM_THREAD_CRASHED, FST_MPM_THREAD_EXITED, FST_MPM_THREAD_RETIRED
 } from './errors.js'
 import { invoke } from './invoke.js'
 import { decodeLogArgs, LEVELS, TaskKind, type LogLine, type Outcome, type ProbeProblem, type RouteTask, type RunTask } from './marshal.js'
@@ -54,6 +54,8 @@ export interface PoolStats {
   completed: number
   failed: number
   rejected: number
+  /** Tasks answered 503 because they waited longer than queueTimeout for a thread; they never ran. */
+  queueTimedOut: number
   timedOut: number
   crashed: number
   dropped: number
@@ -67,6 +69,8 @@ export type SlotState = 'idle' | 'busy' | 'starting' | 'finishing' | 'open'
 interface Waiting {
   task: RouteTask | RunTask
   opts: TaskOptions
+  /** performance.now() when it joined the queue. */
+  since: number
   resolve: (outcome: Outcome) => void
   reject: (err: Error) => void
   signal?: AbortSignalLike
@@ -75,11 +79,17 @@ interface Waiting {
 
 interface LogSink { log: LoggerLike, received: number, expected: number }
 
-type Counter = 'completed' | 'failed' | 'rejected' | 'timedOut' | 'crashed' | 'dropped' | 'recycled' | 'threadExits'
+type Counter = 'completed' | 'failed' | 'rejected' | 'queueTimedOut' | 'timedOut' | 'crashed' | 'dropped' | 'recycled' | 'threadExits'
 
 const THREAD_ENTRY = new URL('./thread.js', import.meta.url)
 const LOG_GRACE_MS = 1000
 let poolSeq = 0
+
+// tinypool announces new threads nowhere, and starts some on its own (replacing a dead one, then
+// handing it a queued task); a thread nobody watches could exit with its task pending forever.
+// Node announces every new Worker on `process`, so each live pool looks for its new threads then.
+const threadWatchers = new Set<() => void>()
+function onWorkerStarted (): void { for (const watch of threadWatchers) watch() }
 
 export class ThreadPool {
   readonly options: PoolOptions
@@ -91,13 +101,15 @@ export class ThreadPool {
   readonly #watched = new WeakSet<object>()
   readonly #idleWaiters = new Set<() => void>()
   readonly #counts: Record<Counter, number> = {
-    completed: 0, failed: 0, rejected: 0, timedOut: 0, crashed: 0, dropped: 0, recycled: 0, threadExits: 0
+    completed: 0, failed: 0, rejected: 0, queueTimedOut: 0, timedOut: 0, crashed: 0, dropped: 0, recycled: 0, threadExits: 0
   }
 
   #running = 0
   #taskSeq = 0
   #closing = false
   #closed: Promise<void> | undefined
+  #queueTimer: NodeJS.Timeout | undefined
+  readonly #watchThreads: () => void = () => { if (this.#tp !== null) this.#watchNewThreads(this.#tp) }
 
   constructor (options: PoolOptions) {
     this.options = options
@@ -124,6 +136,8 @@ export class ThreadPool {
     })
     // Without an 'error' listener a thread dying while idle would crash the whole process.
     this.#tp.on('error', (err: Error & { code?: string }) => this.#onIdleThreadError(err))
+    if (threadWatchers.size === 0) process.on('worker', onWorkerStarted)
+    threadWatchers.add(this.#watchThreads)
     for (let id = 1; id <= options.maxThreads; id++) {
       const channel = new BroadcastChannel(`${logChannel}:${id}`)
       channel.onmessage = (event) => this.#onLogLine((event as { data: LogLine }).data)
@@ -145,8 +159,9 @@ export class ThreadPool {
       return Promise.reject(new FST_MPM_QUEUE_FULL(this.options.maxQueue))
     }
     return new Promise((resolve, reject) => {
-      const waiting: Waiting = { task, opts, resolve, reject, signal: opts.signal?.() }
+      const waiting: Waiting = { task, opts, since: performance.now(), resolve, reject, signal: opts.signal?.() }
       this.#queue.push(waiting)
+      if (this.#queueTimer === undefined && this.options.queueTimeout > 0) this.#armQueueTimer()
       if (waiting.signal === undefined) return
       if (waiting.signal.aborted) return this.#drop(waiting)
       waiting.onAbort = () => this.#drop(waiting)
@@ -157,11 +172,9 @@ export class ThreadPool {
   /** Imports every module in a thread and reports what fails to load or lacks its export. */
   async probe (mods: Array<{ m: string, e: string }>): Promise<ProbeProblem[]> {
     const task = { k: TaskKind.Probe as const, mods }
-    if (this.#tp === null) return (await invoke(task, () => {}, false)).outcome.b as ProbeProblem[]
-    const pending = this.#tp.run(task)
-    // A module whose top level exits the thread must fail the probe, not hang it.
-    this.#watchNewThreads(this.#tp)
-    return ((await pending) as Outcome).b as ProbeProblem[]
+    if (this.#tp === null) return (await invoke(task, () => {}, false)).outcome.v as ProbeProblem[]
+    // A module whose top level exits the thread fails the probe: the thread is watched from birth.
+    return ((await this.#tp.run(task)) as Outcome).v as ProbeProblem[]
   }
 
   stats (): PoolStats {
@@ -228,8 +241,11 @@ export class ThreadPool {
     this.#closed ??= (async () => {
       this.#closing = true
       for (const waiting of this.#queue.splice(0)) waiting.reject(new FST_MPM_CLOSING())
+      clearTimeout(this.#queueTimer)
       await this.#tp?.destroy()
       for (const channel of this.#channels) channel.close()
+      threadWatchers.delete(this.#watchThreads)
+      if (threadWatchers.size === 0) process.off('worker', onWorkerStarted)
     })()
     return this.#closed
   }
@@ -253,9 +269,7 @@ export class ThreadPool {
       for (;;) {
         let outcome: Outcome
         try {
-          const pending = tp.run(task, abort === undefined ? undefined : { signal: abort })
-          this.#watchNewThreads(tp)
-          outcome = await pending
+          outcome = await tp.run(task, abort === undefined ? undefined : { signal: abort })
         } catch (err) {
           if ((err as { code?: string }).code === 'FST_MPM_THREAD_RETIRED') continue
           this.#settleLogs(task.id, Infinity)
@@ -287,12 +301,41 @@ export class ThreadPool {
   }
 
   #pump (): void {
+    const { queueTimeout } = this.options
     while (this.#running < this.options.maxThreads && this.#queue.length > 0) {
       const waiting = this.#queue.shift() as Waiting
       if (waiting.onAbort !== undefined) waiting.signal?.removeEventListener('abort', waiting.onAbort)
-      this.#dispatch(waiting.task, waiting.opts).then(waiting.resolve, waiting.reject)
+      if (queueTimeout > 0 && performance.now() - waiting.since >= queueTimeout) this.#expire(waiting)
+      else this.#dispatch(waiting.task, waiting.opts).then(waiting.resolve, waiting.reject)
     }
     if (this.#isIdle()) this.#notifyIdle()
+  }
+
+  /**
+   * The queue is FIFO, so one timer, set for the oldest task's deadline, bounds every wait
+   * (HAProxy's `timeout queue`): a backlog cannot stretch a request to (queue ÷ threads + 1) × taskTimeout.
+   */
+  #armQueueTimer (): void {
+    const head = this.#queue[0]
+    if (head === undefined) return
+    const delay = Math.max(0, head.since + this.options.queueTimeout - performance.now())
+    this.#queueTimer = setTimeout(() => {
+      this.#queueTimer = undefined
+      const now = performance.now()
+      while (this.#queue.length > 0 && now - this.#queue[0].since >= this.options.queueTimeout) {
+        const waiting = this.#queue.shift() as Waiting
+        if (waiting.onAbort !== undefined) waiting.signal?.removeEventListener('abort', waiting.onAbort)
+        this.#expire(waiting)
+      }
+      this.#armQueueTimer()
+      if (this.#isIdle()) this.#notifyIdle()
+    }, delay)
+    this.#queueTimer.unref()
+  }
+
+  #expire (waiting: Waiting): void {
+    this.#counts.queueTimedOut++
+    waiting.reject(new FST_MPM_QUEUE_TIMEOUT(this.options.queueTimeout))
   }
 
   #drop (waiting: Waiting): void {
@@ -310,7 +353,9 @@ export class ThreadPool {
       this.#counts.timedOut++
       return new FST_MPM_TASK_TIMEOUT(timeout)
     }
-    if (err.name === 'DataCloneError') {
+    // Raised here, on the main thread, while handing the task over: the request cannot be
+    // copied (or is nested too deep to). No thread was involved, none crashed.
+    if (err.name === 'DataCloneError' || (err instanceof RangeError && /call stack/i.test(err.message))) {
       this.#counts.failed++
       return new FST_MPM_NOT_CLONEABLE(`request: ${err.message}`)
     }
@@ -324,7 +369,7 @@ export class ThreadPool {
 
   // -- threads ------------------------------------------------------------------------------------
 
-  /** tinypool announces new threads nowhere, so look for them after each dispatch. */
+  /** Called whenever a worker thread starts in this process (see threadWatchers). */
   #watchNewThreads (tp: Tinypool): void {
     for (const thread of tp.threads) {
       if (this.#watched.has(thread)) continue

@@ -41,7 +41,11 @@ export interface OffloadRequest<G extends OffloadRouteGeneric = OffloadRouteGene
 
 export type HeaderValue = string | number | string[]
 
-/** Collects status and headers in the thread; the main thread applies them to the real reply. */
+/**
+ * Fastify's reply methods that make sense in a thread, with Fastify's rules (set-cookie
+ * accumulates, `code()` throws outside 100..599, `getHeader()` sees headers hooks set before the
+ * handler). The main thread replays the calls on the real reply. To send a body, return it.
+ */
 export interface OffloadReply {
   code: (statusCode: number) => OffloadReply
   status: (statusCode: number) => OffloadReply
@@ -49,7 +53,11 @@ export interface OffloadReply {
   headers: (values: Record<string, HeaderValue>) => OffloadReply
   type: (contentType: string) => OffloadReply
   getHeader: (name: string) => HeaderValue | undefined
-  readonly statusCode: number | undefined
+  getHeaders: () => Record<string, HeaderValue>
+  hasHeader: (name: string) => boolean
+  removeHeader: (name: string) => OffloadReply
+  /** 200 unless a hook or the handler set another. */
+  statusCode: number
 }
 
 /** What an offloaded route handler module exports. */

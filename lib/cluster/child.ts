@@ -111,9 +111,14 @@ export async function runChild (config: ChildConfig): Promise<void> {
   const stop = (): Promise<void> => {
     stopping ??= (async () => {
       let code = 0
+      // The primary kills this process gracefulTimeout after asking it to stop: requests still
+      // running must be answered (503, Connection: close) a little before that, not cut by the kill.
+      const margin = Math.max(100, Math.min(1000, Math.floor(config.gracefulTimeout / 10)))
+      const deadline = Date.now() + config.gracefulTimeout - margin
       try {
         if (app !== undefined && drainer !== undefined) {
           await drainer.drain(Math.min(5000, Math.floor(config.gracefulTimeout / 2)))
+          ;(app as FastifyInstance & { mpm?: { closeBefore?: (deadline: number) => void } }).mpm?.closeBefore?.(deadline)
           await app.close()
         }
       } catch (err) {

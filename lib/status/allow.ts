@@ -1,5 +1,7 @@
-// Who may read the status page and metrics: a list of IPs and CIDRs, checked against request.ip
-// (so Fastify's trustProxy decides which address counts), like Apache's `Require ip`.
+// Who may read the status page and metrics: a list of IPs and CIDRs, checked against the
+// connection's peer address, like Apache's `Require ip`. Not request.ip: with Fastify's
+// trustProxy that is read from X-Forwarded-For, so `X-Forwarded-For: 127.0.0.1` would open the
+// page to anyone. Behind a proxy, allow the proxy's address (and let the proxy decide who may ask).
 
 import { BlockList, isIP } from 'node:net'
 

@@ -87,7 +87,9 @@ function guards (endpoint: ResolvedEndpoint): onRequestHookHandler[] {
   if (endpoint.allow !== null) {
     const allowed = compileAllow(endpoint.allow)
     hooks.push(async (request, reply) => {
-      if (allowed(request.ip)) return
+      // The connection's address, never request.ip: with trustProxy that comes from
+      // X-Forwarded-For, which any client can write.
+      if (allowed(request.raw.socket.remoteAddress ?? '')) return
       reply.code(403).header('cache-control', 'no-store').type('text/plain; charset=utf-8').send('Forbidden\n')
       return reply
     })

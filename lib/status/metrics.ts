@@ -84,7 +84,7 @@ function create (): Instruments {
   return {
     tasks: new Counter({
       name: 'fastify_mpm_tasks_total',
-      help: 'Offloaded requests by route and result (ok, error, timeout, rejected, crashed, dropped, closing)',
+      help: 'Offloaded requests by route and result (ok, error, timeout, queue-timeout, rejected, crashed, dropped, closing)',
       labelNames: ['route', 'result'],
       registers
     }),

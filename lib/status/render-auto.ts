@@ -32,6 +32,7 @@ export function renderAuto (status: ServerStatus): string {
     ['TasksCompleted', totals.completed],
     ['TasksFailed', totals.failed],
     ['TasksRejected', totals.rejected],
+    ['TasksQueueTimedOut', totals.queueTimedOut],
     ['TasksTimedOut', totals.timedOut],
     ['TasksCrashed', totals.crashed],
     ['ThreadsRecycled', totals.recycled],

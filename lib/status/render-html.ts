@@ -79,6 +79,7 @@ ${tile(fixed(totals.reqPerSec, 2), 'requests / s')}
 ${tile(`${totals.busy} / ${totals.idle}`, 'threads busy / idle')}
 ${tile(int(totals.queued), 'queued')}
 ${tile(int(totals.rejected), 'rejected (503)')}
+${tile(int(totals.queueTimedOut), 'waited too long (503)')}
 ${tile(int(totals.timedOut), 'timed out')}
 ${tile(int(totals.recycled), 'threads recycled')}
 ${server.mode === 'cluster' ? tile(int(server.processRestarts), 'process restarts') : ''}

@@ -5,7 +5,7 @@ import type { TaskEvent, TaskObserver, TaskResult } from '../offload.js'
 import type { LoggerLike } from '../pool.js'
 
 // Tasks that never ran in a thread have no handler time to speak of.
-const NEVER_RAN: ReadonlySet<TaskResult> = new Set<TaskResult>(['rejected', 'dropped', 'closing'])
+const NEVER_RAN: ReadonlySet<TaskResult> = new Set<TaskResult>(['rejected', 'queue-timeout', 'dropped', 'closing'])
 
 export function slowLog (log: LoggerLike, thresholdMs: number): TaskObserver {
   return (event: TaskEvent) => {

@@ -38,8 +38,8 @@ export interface ServerStatus {
     bytesPerSec: number
     bytesPerReq: number
     slots: Record<SlotState, number>
-  } & Pick<PoolStats, 'busy' | 'idle' | 'queued' | 'maxQueue' | 'completed' | 'failed' | 'rejected' | 'timedOut' |
-  'crashed' | 'dropped' | 'recycled'>
+  } & Pick<PoolStats, 'busy' | 'idle' | 'queued' | 'maxQueue' | 'completed' | 'failed' | 'rejected' | 'queueTimedOut' |
+  'timedOut' | 'crashed' | 'dropped' | 'recycled'>
   scoreboard: string
   processes: ProcessSummary[]
   routes: RouteSummary[]
@@ -95,6 +95,7 @@ export function summarize (input: SummaryInput): ServerStatus {
       completed: sum((p) => p.pool.completed),
       failed: sum((p) => p.pool.failed),
       rejected: sum((p) => p.pool.rejected),
+      queueTimedOut: sum((p) => p.pool.queueTimedOut ?? 0),
       timedOut: sum((p) => p.pool.timedOut),
       crashed: sum((p) => p.pool.crashed),
       dropped: sum((p) => p.pool.dropped),

@@ -17,6 +17,10 @@ describe('errors and logs from threads', { timeout: 30_000 }, () => {
       app.get('/fn', offload(errors, { export: 'returnsFunction' }))
       app.get('/class', offload(errors, { export: 'returnsClass' }))
       app.get('/logs', offload(errors, { export: 'logs' }))
+      app.get('/header-fn', offload(errors, { export: 'headerFunction' }))
+      app.get('/code-fn', offload(errors, { export: 'codeFunction' }))
+      app.get('/status-symbol', offload(errors, { export: 'statusSymbol' }))
+      app.get('/proxy', offload(errors, { export: 'returnsProxy' }))
       app.get('/whoami', offload(errors, { export: 'whoami' }))
       await app.register(async (scope) => {
         scope.setErrorHandler((err, req, reply) => {
@@ -57,10 +61,10 @@ describe('errors and logs from threads', { timeout: 30_000 }, () => {
     assert.equal(res.json().message, 'database exploded')
     assert.equal(res.json().code, 'E_DB')
     const line = await srv.logs.waitFor((l) => l.level >= 50 && l.err?.message === 'database exploded')
-    assert.equal(line.err.offload.route, 'GET /rejects')
-    assert.equal(line.err.offload.module, errors.href)
-    assert.equal(line.err.offload.export, 'rejects')
+    assert.deepEqual(line.offload, { route: 'GET /rejects', module: errors.href, export: 'rejects' })
     assert.equal(line.err.code, 'E_DB')
+    // The context is for logs: an error handler that spreads the error must not see it.
+    assert.equal(line.err.offload, undefined)
     assert.equal(typeof line.reqId, 'string')
   })
 
@@ -71,10 +75,11 @@ describe('errors and logs from threads', { timeout: 30_000 }, () => {
     assert.equal(srv.logs.find((l) => l.level >= 50 && l.err?.message === 'I am a teapot'), undefined)
   })
 
-  test('a thrown non-Error becomes a 500 with its text', async () => {
+  test('a thrown string reaches Fastify as the string itself, as inline', async () => {
     const res = await srv.request('/string')
     assert.equal(res.status, 500)
-    assert.match(res.json().message, /a bare string/)
+    assert.equal(res.headers['content-type'], 'text/plain; charset=utf-8')
+    assert.equal(res.text, 'a bare string')
   })
 
   test('headers set before throwing are kept with the error status', async () => {
@@ -84,32 +89,36 @@ describe('errors and logs from threads', { timeout: 30_000 }, () => {
     assert.equal(res.headers['x-before-throw'], 'yes')
   })
 
-  test('returning a function → 500 FST_MPM_NOT_CLONEABLE naming it; the thread survives', async () => {
+  test('functions and class instances in a result are serialized as JSON.stringify would, as inline', async () => {
     const before = (await srv.request('/whoami')).json().threadId
-    const res = await srv.request('/fn')
-    assert.equal(res.status, 500)
-    const body = res.json()
-    assert.equal(body.code, 'FST_MPM_NOT_CLONEABLE')
-    assert.match(body.message, /route GET \/fn/)
-    assert.match(body.message, /function at result\.callback/)
-    assert.match(body.message, /onDone/)
-    const line = await srv.logs.waitFor((l) => l.level >= 50 && l.err?.code === 'FST_MPM_NOT_CLONEABLE')
-    assert.equal(line.err.offload.route, 'GET /fn')
-    const next = await srv.request('/whoami')
-    assert.equal(next.status, 200)
-    assert.equal(next.json().threadId, before, 'the same thread keeps serving')
+    const fn = await srv.request('/fn')
+    assert.equal(fn.status, 200)
+    assert.deepEqual(fn.json(), { ok: true })
+    const cls = await srv.request('/class')
+    assert.equal(cls.status, 200)
+    assert.deepEqual(cls.json(), { points: [{ x: 3, y: 4 }] })
+    const proxy = await srv.request('/proxy')
+    assert.equal(proxy.status, 200)
+    assert.deepEqual(proxy.json(), { a: 1, b: 2 })
+    assert.equal((await srv.request('/whoami')).json().threadId, before, 'the same thread keeps serving')
     assert.equal(srv.app.mpm.stats().crashed, 0)
   })
 
-  test('returning a class instance with methods → 500 FST_MPM_NOT_CLONEABLE naming the class', async () => {
-    const res = await srv.request('/class')
-    assert.equal(res.status, 500)
-    const body = res.json()
-    assert.equal(body.code, 'FST_MPM_NOT_CLONEABLE')
-    assert.match(body.message, /route GET \/class/)
-    assert.match(body.message, /instance of Point at result\.points\[0\]/)
-    assert.equal((await srv.request('/whoami')).status, 200)
-  })
+  for (const [path, what] of [['/header-fn', /a function at header "x-callback"/], ['/code-fn', /error property "code" is a function \(makeCode\)/], ['/status-symbol', /error property "statusCode" is a symbol/]]) {
+    test(`${path}: a value that cannot cross → 500 FST_MPM_NOT_CLONEABLE naming route and what; no crash`, async () => {
+      const before = (await srv.request('/whoami')).json().threadId
+      const res = await srv.request(path)
+      assert.equal(res.status, 500)
+      const body = res.json()
+      assert.equal(body.code, 'FST_MPM_NOT_CLONEABLE')
+      assert.match(body.message, new RegExp(`route GET ${path}`))
+      assert.match(body.message, what)
+      assert.equal((await srv.request('/whoami')).json().threadId, before, 'the same thread keeps serving')
+      const stats = srv.app.mpm.stats()
+      assert.equal(stats.crashed, 0)
+      assert.equal(stats.threadExits, 0)
+    })
+  }
 
   test('req.log lines from the thread reach the app logger with the request reqId', async () => {
     const res = await srv.request('/logs')

@@ -70,12 +70,14 @@ describe('offloaded routes: responses', { timeout: 30_000 }, () => {
     assert.deepEqual([...u8.body], [9, 8, 7])
   })
 
-  test('undefined and null give 200 with an empty body', async () => {
-    for (const path of ['/empty', '/null']) {
-      const res = await srv.request(path)
-      assert.equal(res.status, 200, path)
-      assert.equal(res.body.length, 0, path)
-    }
+  test('undefined gives 200 with an empty body, null the JSON null (as Fastify 5 inline)', async () => {
+    const empty = await srv.request('/empty')
+    assert.equal(empty.status, 200)
+    assert.equal(empty.body.length, 0)
+    const nil = await srv.request('/null')
+    assert.equal(nil.status, 200)
+    assert.match(nil.headers['content-type'], /^application\/json/)
+    assert.equal(nil.text, 'null')
   })
 
   test('reply.code(204) with no return value gives 204', async () => {

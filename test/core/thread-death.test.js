@@ -38,7 +38,7 @@ async function deathScenario (t, { path, code, message, options = {} }) {
 
   // Logged as a 5xx naming the route.
   const line = await srv.logs.waitFor((l) => l.level >= 50 && l.err?.code === code)
-  assert.equal(line.err.offload.route, `GET ${path}`)
+  assert.equal(line.offload.route, `GET ${path}`)
 
   // The pool is whole again and keeps serving on both threads.
   await waitFor(() => mpm.stats().threads === 2, { what: 'the dead thread replaced' })

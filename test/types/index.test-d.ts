@@ -54,7 +54,7 @@ expectError(loose.log.info())
 
 declare const reply: OffloadReply
 expectType<OffloadReply>(reply.code(201).header('x-a', 'b').headers({ 'x-b': 1 }).type('text/plain').status(202))
-expectType<number | undefined>(reply.statusCode)
+expectType<number>(reply.statusCode)
 expectError(reply.code('201'))
 expectError(reply.send('no send in a thread'))
 

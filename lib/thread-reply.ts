@@ -1,0 +1,90 @@
+// The `reply` a handler sees in its thread. It mirrors Fastify's own reply methods line for line
+// (set-cookie accumulates, `code()` coerces and range-checks, `getHeader()` sees what hooks set
+// before the handler) and records every call, so the main thread can replay the same calls on the
+// real reply and the framework applies its own rules to them: moving a handler into a thread
+// must not change what the client gets.
+
+import type { HeaderValue, OffloadReply } from './types.js'
+
+/** One reply call, replayed in order on the main thread. */
+export const enum ReplyOp { Code = 0, Header = 1, RemoveHeader = 2, Type = 3 }
+export type ReplyCall = [ReplyOp.Code | ReplyOp.Type, unknown] | [ReplyOp.Header, string, unknown] | [ReplyOp.RemoveHeader, string]
+
+/** What the main thread tells the thread about the reply before the handler runs. */
+export interface ReplyStart {
+  /** Status code so far (Fastify: 200 unless a hook set another). */
+  sc?: number
+  /** Headers set so far (by hooks), lower-case names. */
+  h?: Record<string, unknown>
+}
+
+/** Marks the error `code()` throws, so the main thread can ask the real reply for its own error. */
+export const kBadStatus = Symbol.for('fastify-mpm.badStatus')
+
+export class ThreadReply implements OffloadReply {
+  readonly calls: ReplyCall[] = []
+  #statusCode: number
+  readonly #headers: Record<string, unknown>
+
+  constructor (start: ReplyStart | undefined) {
+    this.#statusCode = start?.sc ?? 200
+    this.#headers = start?.h ?? {}
+  }
+
+  get statusCode (): number { return this.#statusCode }
+  set statusCode (code: number) { this.code(code) }
+
+  code (code: number): this {
+    const statusCode = +code
+    if (!(statusCode >= 100 && statusCode <= 599)) {
+      const err = new Error(`Called reply with an invalid status code: ${String(code)}`) as Error & { [kBadStatus]: unknown }
+      err[kBadStatus] = code
+      throw err
+    }
+    this.#statusCode = statusCode
+    this.calls.push([ReplyOp.Code, code])
+    return this
+  }
+
+  status (code: number): this { return this.code(code) }
+
+  header (key: string, value: unknown = ''): this {
+    key = key.toLowerCase()
+    const headers = this.#headers
+    const current = headers[key]
+    if (Boolean(current) && key === 'set-cookie') {
+      const list = typeof current === 'string' ? [current] : current as unknown[]
+      if (Array.isArray(value)) list.push(...value)
+      else list.push(value)
+      headers[key] = list
+    } else if (key === 'set-cookie' && Array.isArray(value)) {
+      headers[key] = value.slice()
+    } else {
+      headers[key] = value
+    }
+    this.calls.push([ReplyOp.Header, key, value])
+    return this
+  }
+
+  headers (values: Record<string, HeaderValue>): this {
+    for (const key of Object.keys(values)) this.header(key, values[key])
+    return this
+  }
+
+  type (contentType: string): this {
+    this.#headers['content-type'] = contentType
+    this.calls.push([ReplyOp.Type, contentType])
+    return this
+  }
+
+  getHeader (key: string): HeaderValue | undefined { return this.#headers[key.toLowerCase()] as HeaderValue | undefined }
+  getHeaders (): Record<string, HeaderValue> { return { ...this.#headers } as Record<string, HeaderValue> }
+  hasHeader (key: string): boolean { return this.#headers[key.toLowerCase()] !== undefined }
+
+  removeHeader (key: string): this {
+    key = key.toLowerCase()
+    delete this.#headers[key]
+    this.calls.push([ReplyOp.RemoveHeader, key])
+    return this
+  }
+}
