@@ -49,7 +49,7 @@ export class Drainer {
     // Prepended, so the header is set before Fastify writes the response.
     server.prependListener('request', (_req: IncomingMessage, res: ServerResponse) => {
       onRequest()
-      if (this.draining) { res.setHeader('Connection', 'close'); return }
+      if (this.draining) res.setHeader('Connection', 'close')
       this.#inFlight.add(res)
       res.once('close', () => this.#inFlight.delete(res))
     })
@@ -72,6 +72,19 @@ export class Drainer {
     }
     // Whatever is still idle has had its chance to send a request and learn it should go.
     this.#server.closeIdleConnections()
+  }
+
+  /**
+   * The process is about to be killed: a request still unanswered gets a 503 with
+   * `Connection: close` now, rather than a reset when the kill comes. (Offloaded requests are
+   * answered so by the pool's own close deadline, through the app.)
+   */
+  answerUnfinished (retryAfter: number): void {
+    for (const res of this.#inFlight) {
+      if (res.headersSent || res.writableEnded) continue
+      res.writeHead(503, { 'content-type': 'application/json; charset=utf-8', connection: 'close', 'retry-after': String(retryAfter) })
+      res.end(JSON.stringify({ statusCode: 503, error: 'Service Unavailable', message: 'Server is shutting down' }))
+    }
   }
 }
 
@@ -115,6 +128,8 @@ export async function runChild (config: ChildConfig): Promise<void> {
       // running must be answered (503, Connection: close) a little before that, not cut by the kill.
       const margin = Math.max(100, Math.min(1000, Math.floor(config.gracefulTimeout / 10)))
       const deadline = Date.now() + config.gracefulTimeout - margin
+      const retryAfter = (app as FastifyInstance & { mpm?: { options: { retryAfter: number } } } | undefined)?.mpm?.options.retryAfter ?? 5
+      const lastCall = setTimeout(() => drainer?.answerUnfinished(retryAfter), config.gracefulTimeout - margin / 2).unref()
       try {
         if (app !== undefined && drainer !== undefined) {
           await drainer.drain(Math.min(5000, Math.floor(config.gracefulTimeout / 2)))
@@ -126,6 +141,7 @@ export async function runChild (config: ChildConfig): Promise<void> {
         code = 1
       }
       clearInterval(beat)
+      clearTimeout(lastCall)
       process.exit(code)
     })()
     return stopping

@@ -1,4 +1,5 @@
-// Who may read the status page and metrics: IPs and CIDRs (checked against request.ip), or a
+// Who may read the status page and metrics: IPs and CIDRs (checked against the connection's
+// address, never a forwarded header), or a
 // guard of the user's own. The second client connects from another loopback address, 127.0.0.2.
 import { after, before, describe, test } from 'node:test'
 import assert from 'node:assert/strict'
@@ -38,6 +39,18 @@ describe('allow', { timeout: 30_000 }, () => {
     t.after(() => srv.close())
     assert.deepEqual(await statuses(srv, '/server-status'), [403, 200])
     assert.deepEqual(await statuses(srv, '/metrics'), [200, 200])
+  })
+
+  test('with trustProxy, X-Forwarded-For cannot open the page: the connection address decides', async (t) => {
+    const srv = await startApp({ threads: 1, status: true, metrics: { allow: ['10.1.2.3'] } }, (app) => {
+      app.get('/ip', async (request) => ({ ip: request.ip }))
+    }, { fastify: { trustProxy: true } })
+    t.after(() => srv.close())
+    // request.ip does follow the header here, which is why the check must not use it.
+    const seen = await send(srv.url + '/ip', { dispatcher: fromOther, headers: { 'x-forwarded-for': '127.0.0.1' } })
+    assert.equal(seen.json().ip, '127.0.0.1')
+    assert.deepEqual(await statuses(srv, '/server-status', { 'x-forwarded-for': '127.0.0.1' }), [200, 403])
+    assert.deepEqual(await statuses(srv, '/metrics', { 'x-forwarded-for': '10.1.2.3' }), [403, 403])
   })
 
   test('an empty list shuts everyone out', async (t) => {
