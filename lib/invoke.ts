@@ -6,7 +6,7 @@ import {
   encodeLogArgs, findUncloneable, TaskKind,
   type LogLine, type Outcome, type ProbeProblem, type ProbeTask, type RequestData, type Task
 } from './marshal.js'
-import { encodeRouteValue, serializeError, ValueKind, type EncodedValue } from './route-value.js'
+import { encodeRouteValue, serializeError, ValueKind, type EncodedValue, type SerializedError } from './route-value.js'
 import { ReplyOp, ThreadReply, type ReplyCall } from './thread-reply.js'
 import { exportNames, getHandler, importHandlerModule, pickExport } from './handler-module.js'
 import { FST_MPM_NOT_CLONEABLE } from './errors.js'
@@ -80,9 +80,17 @@ export async function invoke (task: Task, write: LogWriter, inThread: boolean): 
     // have when the framework serialized it): answer that, not a dead thread.
     ok = false
     ops = undefined
-    encoded = { v: serializeError(err as Error, false), vk: ValueKind.Error }
+    encoded = { v: describeFailure(err), vk: ValueKind.Error }
   }
   return { outcome: { ok, v: encoded.v, vk: encoded.vk, ops, lc: counter.lines, d }, transfer: encoded.transfer }
+}
+
+/** Even an error whose own fields throw when read must leave the thread as an answer, not a crash. */
+function describeFailure (err: unknown): SerializedError {
+  try {
+    if (err instanceof Error) return serializeError(err, false)
+  } catch {}
+  return { name: 'Error', message: 'fastify-mpm: the handler failed with a value that cannot be described' }
 }
 
 /** Header values must survive structured clone; the framework applies them, so no more is checked. */

@@ -69,6 +69,7 @@ export function findUncloneable (value: unknown, path = 'result', seen = new Set
     default: return null
   }
   if (value === null || seen.has(value)) return null
+  if (types.isProxy(value)) return `a Proxy at ${path}`
   if (depth > MAX_CLONE_DEPTH) return `a value nested deeper than ${MAX_CLONE_DEPTH} levels at ${path.slice(0, 60)}...`
   seen.add(value)
   if (Array.isArray(value)) {

@@ -39,6 +39,14 @@ describe('no timeout to fall back on (taskTimeout: 0)', { timeout: 60_000 }, () 
     assert.equal(srv.app.mpm.stats().busy, 0)
   })
 
+  test('mpm.run() returning a Proxy rejects with FST_MPM_NOT_CLONEABLE; the thread is not lost', async () => {
+    const err = await srv.app.mpm.run(fixture('run.js'), undefined, { export: 'proxy' }).catch((e) => e)
+    assert.equal(err.code, 'FST_MPM_NOT_CLONEABLE')
+    assert.match(err.message, /a Proxy at result/)
+    assert.equal(srv.app.mpm.stats().crashed, 0)
+    assert.equal(srv.app.mpm.stats().threadExits, 0)
+  })
+
   test('a valid JSON body nested 5,000 deep (~30 KB) is served as inline, not as a crash', async () => {
     const body = '{"a":'.repeat(5000) + '1' + '}'.repeat(5000)
     const res = await srv.request('/body-depth', { method: 'POST', body, headers: { 'content-type': 'application/json' } })

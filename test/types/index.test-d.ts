@@ -55,6 +55,10 @@ expectError(loose.log.info())
 declare const reply: OffloadReply
 expectType<OffloadReply>(reply.code(201).header('x-a', 'b').headers({ 'x-b': 1 }).type('text/plain').status(202))
 expectType<number>(reply.statusCode)
+expectType<OffloadReply>(reply.removeHeader('x-a'))
+expectType<boolean>(reply.hasHeader('x-a'))
+expectType<Record<string, string | number | string[]>>(reply.getHeaders())
+reply.statusCode = 204
 expectError(reply.code('201'))
 expectError(reply.send('no send in a thread'))
 
@@ -85,6 +89,7 @@ app.register(mpm, {
   maxQueue: 512,
   idleTimeout: 30_000,
   taskTimeout: 30_000,
+  queueTimeout: 5_000,
   maxTasksPerThread: 0,
   resourceLimits: { maxOldGenerationSizeMb: 512 },
   retryAfter: 5,
@@ -100,6 +105,7 @@ expectError(app.register(mpm, { threads: 'four' }))
 expectError(app.register(mpm, { threads: { min: 1 } }))
 expectError(app.register(mpm, { maxQueue: '512' }))
 expectError(app.register(mpm, { taskTimeout: true }))
+expectError(app.register(mpm, { queueTimeout: '5s' }))
 expectError(app.register(mpm, { resourceLimits: { maxOldGenerationSizeMb: '1g' } }))
 expectError(app.register(mpm, { retryAfter: null }))
 expectAssignable<MpmOptions>({ threads: 4 })
