@@ -61,7 +61,7 @@ export interface PoolStats {
   threadExits: number
 }
 
-/** A thread slot as the scoreboard shows it (Apache: `_` idle, `W` busy, `R` starting, `G` finishing, `.` open). */
+/** A thread slot as the scoreboard shows it (Apache: `_` idle, `W` busy, `S` starting, `G` finishing, `.` open). */
 export type SlotState = 'idle' | 'busy' | 'starting' | 'finishing' | 'open'
 
 interface Waiting {

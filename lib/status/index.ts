@@ -46,19 +46,21 @@ export async function registerStatus (fastify: FastifyInstance, mpm: Mpm): Promi
       }
       return summarize({ mode: 'single', pid: process.pid, startedAt: local.startedAt, processRestarts: 0, processes: [local.snapshot()] })
     }
-    fastify.route({
-      method: 'GET',
-      url: status.path,
-      onRequest: guards(status),
-      handler: async (request: FastifyRequest, reply: FastifyReply) => {
-        const query = (request.query ?? {}) as Record<string, unknown>
-        const data = await current()
-        reply.header('cache-control', 'no-store')
-        if ('json' in query) return reply.type('application/json; charset=utf-8').send(JSON.stringify(data))
-        if ('auto' in query) return reply.type('text/plain; charset=utf-8').send(renderAuto(data))
-        return reply.type('text/html; charset=utf-8').send(renderHtml(data, { refresh: refresh(query.refresh) }))
-      }
-    })
+    const onRequest = guards(status)
+    const handler = async (request: FastifyRequest, reply: FastifyReply): Promise<FastifyReply> => {
+      const query = (request.query ?? {}) as Record<string, unknown>
+      const data = await current()
+      reply.header('cache-control', 'no-store')
+      if ('json' in query) return reply.type('application/json; charset=utf-8').send(JSON.stringify(data))
+      if ('auto' in query) return reply.type('text/plain; charset=utf-8').send(renderAuto(data))
+      return reply.type('text/html; charset=utf-8').send(renderHtml(data, { refresh: refresh(query.refresh) }))
+    }
+    // Apache answers `/server-status/` like `/server-status`, and Apache tooling asks for the former
+    // (prometheus-apache-exporter's default is `http://localhost/server-status/?auto`).
+    // (An app with ignoreTrailingSlash already has the second one.)
+    for (const url of withTrailingSlash(status.path)) {
+      if (!fastify.hasRoute({ method: 'GET', url })) fastify.route({ method: 'GET', url, onRequest, handler })
+    }
   }
 
   if (metrics !== null) {
@@ -94,6 +96,11 @@ function guards (endpoint: ResolvedEndpoint): onRequestHookHandler[] {
   }
   if (endpoint.onRequest !== undefined) hooks.push(endpoint.onRequest)
   return hooks
+}
+
+function withTrailingSlash (path: string): string[] {
+  if (path === '/') return [path]
+  return path.endsWith('/') ? [path, path.slice(0, -1)] : [path, `${path}/`]
 }
 
 function refresh (value: unknown): number {

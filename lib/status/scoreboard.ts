@@ -5,13 +5,13 @@ import { performance } from 'node:perf_hooks'
 import type { TaskEvent, TaskResult } from '../offload.js'
 import type { PoolStats, SlotState } from '../pool.js'
 
-/** Apache's scoreboard letters for the states a thread slot can be in. */
-export const LETTERS: Record<SlotState, string> = { idle: '_', busy: 'W', starting: 'R', finishing: 'G', open: '.' }
+/** Apache's scoreboard letters (mod_status.c) for the states a thread slot can be in: `S` is its "starting up". */
+export const LETTERS: Record<SlotState, string> = { idle: '_', busy: 'W', starting: 'S', finishing: 'G', open: '.' }
 
 export const LETTER_KEY: Array<[string, string]> = [
   ['_', 'idle thread, waiting for a task'],
   ['W', 'running a handler'],
-  ['R', 'thread (re)starting'],
+  ['S', 'thread (re)starting'],
   ['G', 'finishing its task before the process or thread is replaced'],
   ['.', 'open slot, no thread started']
 ]
