@@ -6,6 +6,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest, onRequestHookHandle
 import type { Mpm } from '../plugin.js'
 import type { ResolvedEndpoint } from '../options.js'
 import { compileAllow } from './allow.js'
+import { ConnectionTracker } from './connections.js'
 import { addChildProvider, askPrimary, inCluster, type ChildProvider } from './relay.js'
 import { renderAuto } from './render-auto.js'
 import { renderHtml } from './render-html.js'
@@ -26,9 +27,11 @@ export async function registerStatus (fastify: FastifyInstance, mpm: Mpm): Promi
   const pool = mpm.pool
   const provider: ChildProvider = {}
   const cleanups: Array<() => void> = []
+  const tracker = new ConnectionTracker(fastify.server)
+  const connections = (): ReturnType<ConnectionTracker['counts']> => tracker.counts()
 
   if (status !== null) {
-    const local = new LocalStatus({ stats: () => pool.stats(), slots: () => pool.slots(), closing: () => pool.closing })
+    const local = new LocalStatus({ stats: () => pool.stats(), slots: () => pool.slots(), closing: () => pool.closing, connections })
     mpm.onTask(local.task)
     fastify.addHook('onResponse', (_request, reply, done) => {
       local.served(reply.getHeader('content-length'))
@@ -65,7 +68,7 @@ export async function registerStatus (fastify: FastifyInstance, mpm: Mpm): Promi
 
   if (metrics !== null) {
     const { addMetricsSource, localMetrics, localMetricsJSON } = await import('./metrics.js')
-    const source = addMetricsSource({ stats: () => pool.stats(), slots: () => pool.slots() })
+    const source = addMetricsSource({ stats: () => pool.stats(), slots: () => pool.slots(), connections })
     mpm.onTask(source.observe)
     cleanups.push(source.remove)
     provider.metrics = localMetricsJSON

@@ -5,11 +5,13 @@
 import { AggregatorRegistry, Counter, Gauge, Histogram, Registry, register, type MetricObjectWithValues, type MetricValue } from 'prom-client'
 import type { TaskEvent } from '../offload.js'
 import type { PoolStats, SlotState } from '../pool.js'
+import type { ConnectionCounts } from './connections.js'
 import { countSlots, eventLoopUtilization } from './scoreboard.js'
 
 export interface MetricsSource {
   stats: () => PoolStats
   slots: () => SlotState[]
+  connections?: () => ConnectionCounts
 }
 
 export type MetricsJSON = Array<MetricObjectWithValues<MetricValue<string>>>
@@ -69,6 +71,34 @@ function create (): Instruments {
       for (const [reason, key] of Object.entries(RESTARTS) as Array<[keyof typeof RESTARTS, keyof PoolStats]>) {
         this.inc({ reason }, closedRestarts[reason] + sumStats((s) => s[key]))
       }
+    }
+  })
+  new Gauge({
+    name: 'fastify_mpm_connections',
+    help: 'Open HTTP connections by state, as Apache\'s event MPM counts them: total, keepalive (no request in flight), writing (answer produced, bytes going out), closing',
+    labelNames: ['state'],
+    registers,
+    collect () {
+      const totals: Record<string, number> = { total: 0, keepalive: 0, writing: 0, closing: 0 }
+      for (const source of sources) {
+        const c = source.connections?.()
+        if (c === undefined) continue
+        totals.total += c.total
+        totals.keepalive += c.keepAlive
+        totals.writing += c.writing
+        totals.closing += c.closing
+      }
+      for (const [state, n] of Object.entries(totals)) this.set({ state }, n)
+    }
+  })
+  new Gauge({
+    name: 'fastify_mpm_process_resident_memory_bytes',
+    help: 'Resident set size of each process (what maxProcessMemory is compared with)',
+    labelNames: ['pid'],
+    registers,
+    collect () {
+      this.reset()
+      this.set({ pid: String(process.pid) }, process.memoryUsage.rss())
     }
   })
   new Gauge({

@@ -25,6 +25,12 @@ export function renderAuto (status: ServerStatus): string {
     ['StartingWorkers', totals.slots.starting],
     ['OpenSlots', totals.slots.open],
     ['Processes', totals.processes],
+    // The event MPM's keys (mod_status.c), which Apache tooling reads as its connection figures.
+    ['Stopping', totals.stopping],
+    ['ConnsTotal', totals.connections.total],
+    ['ConnsAsyncWriting', totals.connections.writing],
+    ['ConnsAsyncKeepAlive', totals.connections.keepAlive],
+    ['ConnsAsyncClosing', totals.connections.closing],
     ['ProcessesAnswered', totals.answered],
     ['ProcessRestarts', server.processRestarts],
     ['QueueDepth', totals.queued],

@@ -4,6 +4,7 @@
 import { readFileSync } from 'node:fs'
 import type { TaskResult } from '../offload.js'
 import type { PoolStats, SlotState } from '../pool.js'
+import { addConnectionCounts, NO_CONNECTIONS, type ConnectionCounts } from './connections.js'
 import { LETTERS, summarizeRoute, type MissingProcess, type ProcessEntry, type ProcessSnapshot, type RouteSnapshot } from './scoreboard.js'
 
 export const VERSION: string = (JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }).version
@@ -38,6 +39,11 @@ export interface ServerStatus {
     bytesPerSec: number
     bytesPerReq: number
     slots: Record<SlotState, number>
+    /** processes being replaced or stopped (Apache event MPM `Stopping`) */
+    stopping: number
+    connections: ConnectionCounts
+    /** bytes, summed over the processes that answered */
+    rss: number
   } & Pick<PoolStats, 'busy' | 'idle' | 'queued' | 'maxQueue' | 'completed' | 'failed' | 'rejected' | 'timedOut' |
   'crashed' | 'dropped' | 'recycled'>
   scoreboard: string
@@ -88,6 +94,9 @@ export function summarize (input: SummaryInput): ServerStatus {
       bytesPerSec: bytes / uptimeSec,
       bytesPerReq: accesses === 0 ? 0 : bytes / accesses,
       slots,
+      stopping: processes.filter((p) => GRACEFUL.has(p.state)).length,
+      connections: answered.reduce((total, p) => addConnectionCounts(total, p.connections), { ...NO_CONNECTIONS }),
+      rss: sum((p) => p.memory.rss),
       busy: slots.busy + slots.finishing,
       idle: slots.idle,
       queued: sum((p) => p.pool.queued),
