@@ -45,6 +45,8 @@ export interface DrainingMessage {
 export interface StopMessage {
   type: 'fastify-mpm:stop'
   reason: string
+  /** ms to keep serving, readiness already failing, before closing the listener (shutdownDelay) */
+  delay?: number
 }
 
 export type ChildMessage = ReadyMessage | BootFailedMessage | HeartbeatMessage | RecycleMessage | DrainingMessage
@@ -80,6 +82,8 @@ export interface ChildConfig {
   host: string
   /** ms the child may take to drain and exit once asked to stop */
   gracefulTimeout: number
+  /** ms it keeps serving, readiness failing, after a SIGTERM of its own before draining */
+  shutdownDelay: number
   /** 0 = never recycle */
   maxRequests: number
   maxRequestsJitter: number

@@ -28,6 +28,12 @@ export interface ClusterOptions {
   listen?: { port?: number, host?: string }
   /** ms a process has to finish in-flight requests when stopped or replaced, then it is killed. Default 30 000. */
   gracefulTimeout?: number
+  /**
+   * ms between SIGTERM (or stop()) and closing the listeners, during which readiness endpoints
+   * already answer 503 and requests are still served, so load balancers and Kubernetes stop
+   * sending first (what a `preStop: sleep` does). Not applied to reload, recycle or scale. Default 0.
+   */
+  shutdownDelay?: number
   /** Replace a process after it served this many requests, 0 = never (Gunicorn max_requests). Default 0. */
   maxRequestsPerProcess?: number
   /** Add a random 0..N to maxRequestsPerProcess per process, so they do not recycle together. Default 0. */
@@ -51,6 +57,7 @@ export interface ResolvedClusterOptions {
   port: number
   host: string
   gracefulTimeout: number
+  shutdownDelay: number
   maxRequestsPerProcess: number
   maxRequestsJitter: number
   heartbeatTimeout: number
@@ -60,7 +67,7 @@ export interface ResolvedClusterOptions {
 }
 
 const KNOWN_KEYS = new Set(['app', 'processes', 'threads', 'listen', 'gracefulTimeout', 'maxRequestsPerProcess',
-  'maxRequestsJitter', 'heartbeatTimeout', 'bootTimeout', 'signals', 'logger'])
+  'maxRequestsJitter', 'heartbeatTimeout', 'bootTimeout', 'signals', 'logger', 'shutdownDelay'])
 
 function fail (name: string, problem: string): never {
   throw new FST_MPM_INVALID_OPTION(name, problem)
@@ -141,6 +148,7 @@ export function resolveClusterOptions (opts: ClusterOptions): ResolvedClusterOpt
     port: integer('listen.port', listen.port, 3000, 0, 65535),
     host,
     gracefulTimeout: integer('gracefulTimeout', opts.gracefulTimeout, 30_000),
+    shutdownDelay: integer('shutdownDelay', opts.shutdownDelay, 0),
     maxRequestsPerProcess: integer('maxRequestsPerProcess', opts.maxRequestsPerProcess, 0),
     maxRequestsJitter: integer('maxRequestsJitter', opts.maxRequestsJitter, 0),
     heartbeatTimeout: integer('heartbeatTimeout', opts.heartbeatTimeout, 30_000),

@@ -196,6 +196,7 @@ export class Primary extends EventEmitter<ClusterEvents> implements ClusterHandl
       port: o.port,
       host: o.host,
       gracefulTimeout: o.gracefulTimeout,
+      shutdownDelay: o.shutdownDelay,
       maxRequests: o.maxRequestsPerProcess,
       maxRequestsJitter: o.maxRequestsJitter,
       heartbeatInterval: o.heartbeatTimeout > 0 ? Math.max(50, Math.min(5000, Math.floor(o.heartbeatTimeout / 4))) : 0
@@ -234,7 +235,7 @@ export class Primary extends EventEmitter<ClusterEvents> implements ClusterHandl
         `recycling process after ${msg.requests} requests`)
       void this.#enqueue(async () => await this.#recycle(handle)).catch(() => {})
     } else if (msg.type === 'fastify-mpm:draining') {
-      handle.markDraining(msg.reason, this.options.gracefulTimeout)
+      handle.markDraining(msg.reason, this.options.gracefulTimeout + this.options.shutdownDelay)
       if (this.#state === 'running') {
         this.#log.warn({ pid: handle.pid, workerId: handle.id, reason: msg.reason }, `process draining on its own (${msg.reason}); it will be replaced`)
       }
@@ -376,8 +377,11 @@ export class Primary extends EventEmitter<ClusterEvents> implements ClusterHandl
     for (const timer of this.#respawns) clearTimeout(timer)
     this.#respawns.clear()
     clearInterval(this.#watchdog)
-    this.#log.info({ pid: process.pid, processes: this.#children.size, reason }, 'stopping')
-    await Promise.all([...this.#children.values()].map(async (c) => await c.stop(reason, this.options.gracefulTimeout)))
+    // A cluster that never served (failed start, crash loop) has no load balancer to wait for.
+    const delay = reason === 'boot-failure' || reason === 'crash-loop' ? 0 : this.options.shutdownDelay
+    this.#log.info({ pid: process.pid, processes: this.#children.size, reason, shutdownDelay: delay },
+      delay > 0 ? `stopping: readiness fails now, listeners close in ${delay} ms` : 'stopping')
+    await Promise.all([...this.#children.values()].map(async (c) => await c.stop(reason, this.options.gracefulTimeout, delay)))
     for (const [signal, handler] of this.#signalHandlers) process.removeListener(signal, handler)
     this.#signalHandlers.clear()
     this.#removeRelay?.()
