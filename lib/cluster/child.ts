@@ -8,6 +8,7 @@ import { setTimeout as sleep } from 'node:timers/promises'
 import { fileURLToPath } from 'node:url'
 import type { FastifyInstance } from 'fastify'
 import { markDraining } from '../status/readiness.js'
+import { memoryLimit, watchMemory } from './memory.js'
 import {
   CHILD_CONFIG_ENV, isStopMessage, serializeError,
   type ChildConfig, type ChildMessage
@@ -154,6 +155,9 @@ export async function runChild (config: ChildConfig): Promise<void> {
     })
     if (stopping !== undefined) return
     await app.listen({ port: config.port, host: config.host })
+    watchMemory(memoryLimit(config.maxMemory, config.maxMemoryJitter), (rss, limit) => {
+      void send({ type: 'fastify-mpm:recycle', requests, reason: 'max-memory', rss, limit })
+    })
   } catch (err) {
     await send({ type: 'fastify-mpm:boot-failed', error: serializeError(err) })
     try { await app?.close() } catch {}

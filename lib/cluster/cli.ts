@@ -29,6 +29,10 @@ function help (): string {
       'replace a process after n requests, the new one listening first'],
     ['--max-requests-jitter <n>', '0', '– / – / max_requests_jitter',
       'add a random 0..n per process, so they do not all recycle at once'],
+    ['--max-memory <MB>', '0 (never)', '– / – / – (pm2: max_memory_restart)',
+      'replace a process whose RSS passes this, the new one listening first'],
+    ['--max-memory-jitter <MB>', 'a tenth of it', '',
+      'lower each process\'s limit by a random 0..n, so they do not all recycle at once'],
     ['--heartbeat-timeout <ms>', '30000 (0 = off)', '– / worker_timeout / timeout',
       'kill and replace a process whose event loop is blocked this long'],
     ['--boot-timeout <ms>', '60000 (0 = none)', '– / worker_boot_timeout / –',
@@ -82,6 +86,8 @@ function parse (argv: string[]): { command: string | undefined, options: Cluster
       'shutdown-delay': { type: 'string' },
       'max-requests': { type: 'string' },
       'max-requests-jitter': { type: 'string' },
+      'max-memory': { type: 'string' },
+      'max-memory-jitter': { type: 'string' },
       'heartbeat-timeout': { type: 'string' },
       'boot-timeout': { type: 'string' },
       help: { type: 'boolean', short: 'h' }
@@ -112,6 +118,8 @@ function parse (argv: string[]): { command: string | undefined, options: Cluster
       shutdownDelay: integerFlag('shutdown-delay', values['shutdown-delay']),
       maxRequestsPerProcess: integerFlag('max-requests', values['max-requests']),
       maxRequestsJitter: integerFlag('max-requests-jitter', values['max-requests-jitter']),
+      maxProcessMemory: integerFlag('max-memory', values['max-memory']),
+      maxProcessMemoryJitter: integerFlag('max-memory-jitter', values['max-memory-jitter']),
       heartbeatTimeout: integerFlag('heartbeat-timeout', values['heartbeat-timeout']),
       bootTimeout: integerFlag('boot-timeout', values['boot-timeout'])
     }

@@ -29,11 +29,18 @@ export interface HeartbeatMessage {
   requests: number
 }
 
-/** Child → primary: served its maxRequestsPerProcess (+ jitter); please replace me. */
+/** Child → primary: served its maxRequestsPerProcess (+ jitter), or passed its maxProcessMemory (− jitter); please replace me. */
 export interface RecycleMessage {
   type: 'fastify-mpm:recycle'
   requests: number
+  /** absent: max-requests */
+  reason?: RecycleReason
+  /** bytes, with max-memory: the RSS that passed the limit, and the limit */
+  rss?: number
+  limit?: number
 }
+
+export type RecycleReason = 'max-requests' | 'max-memory'
 
 /** Child → primary: draining on its own account (it got SIGTERM directly). */
 export interface DrainingMessage {
@@ -87,6 +94,9 @@ export interface ChildConfig {
   /** 0 = never recycle */
   maxRequests: number
   maxRequestsJitter: number
+  /** bytes of RSS past which to ask for a replacement; 0 = never */
+  maxMemory: number
+  maxMemoryJitter: number
   /** ms between heartbeats; 0 = none */
   heartbeatInterval: number
 }

@@ -38,6 +38,13 @@ export interface ClusterOptions {
   maxRequestsPerProcess?: number
   /** Add a random 0..N to maxRequestsPerProcess per process, so they do not recycle together. Default 0. */
   maxRequestsJitter?: number
+  /**
+   * Replace a process whose resident set passes this many MB, 0 = never (pm2 max_memory_restart,
+   * Passenger max_memory): the replacement listens before the old one drains. Checked every second.
+   */
+  maxProcessMemory?: number
+  /** Lower each process's maxProcessMemory by a random 0..N MB, so they do not recycle together. Default: a tenth of it. */
+  maxProcessMemoryJitter?: number
   /** ms a process's event loop may stay silent before it is killed and replaced, 0 = off (Gunicorn timeout). Default 30 000. */
   heartbeatTimeout?: number
   /** ms a process may take to build the app and listen, 0 = no limit (Puma worker_boot_timeout). Default 60 000. */
@@ -60,6 +67,10 @@ export interface ResolvedClusterOptions {
   shutdownDelay: number
   maxRequestsPerProcess: number
   maxRequestsJitter: number
+  /** bytes; 0 = never */
+  maxProcessMemory: number
+  /** bytes */
+  maxProcessMemoryJitter: number
   heartbeatTimeout: number
   bootTimeout: number
   signals: boolean
@@ -67,7 +78,8 @@ export interface ResolvedClusterOptions {
 }
 
 const KNOWN_KEYS = new Set(['app', 'processes', 'threads', 'listen', 'gracefulTimeout', 'maxRequestsPerProcess',
-  'maxRequestsJitter', 'heartbeatTimeout', 'bootTimeout', 'signals', 'logger', 'shutdownDelay'])
+  'maxRequestsJitter', 'heartbeatTimeout', 'bootTimeout', 'signals', 'logger', 'shutdownDelay',
+  'maxProcessMemory', 'maxProcessMemoryJitter'])
 
 function fail (name: string, problem: string): never {
   throw new FST_MPM_INVALID_OPTION(name, problem)
@@ -151,11 +163,21 @@ export function resolveClusterOptions (opts: ClusterOptions): ResolvedClusterOpt
     shutdownDelay: integer('shutdownDelay', opts.shutdownDelay, 0),
     maxRequestsPerProcess: integer('maxRequestsPerProcess', opts.maxRequestsPerProcess, 0),
     maxRequestsJitter: integer('maxRequestsJitter', opts.maxRequestsJitter, 0),
+    ...processMemory(opts),
     heartbeatTimeout: integer('heartbeatTimeout', opts.heartbeatTimeout, 30_000),
     bootTimeout: integer('bootTimeout', opts.bootTimeout, 60_000),
     signals: opts.signals ?? true,
     logger
   }
+}
+
+const MB = 1024 * 1024
+
+function processMemory (opts: ClusterOptions): Pick<ResolvedClusterOptions, 'maxProcessMemory' | 'maxProcessMemoryJitter'> {
+  const max = integer('maxProcessMemory', opts.maxProcessMemory, 0, 0, 1024 * 1024)
+  const jitter = integer('maxProcessMemoryJitter', opts.maxProcessMemoryJitter, Math.floor(max / 10), 0, 1024 * 1024)
+  if (max > 0 && jitter >= max / 2) fail('maxProcessMemoryJitter', `(${jitter} MB) must be less than half of maxProcessMemory (${max} MB)`)
+  return { maxProcessMemory: max * MB, maxProcessMemoryJitter: jitter * MB }
 }
 
 const silentLogger: ClusterLogger = { info () {}, warn () {}, error () {} }

@@ -42,7 +42,7 @@ export async function registerStatus (fastify: FastifyInstance, mpm: Mpm): Promi
       if (inCluster()) {
         const gathered = await askPrimary('status', ASK_PRIMARY_TIMEOUT)
         if (gathered !== null) {
-          return summarize({ mode: 'cluster', pid: gathered.primary.pid, startedAt: gathered.primary.startedAt, processRestarts: gathered.primary.restarts, processes: gathered.processes })
+          return summarize({ mode: 'cluster', pid: gathered.primary.pid, startedAt: gathered.primary.startedAt, processRestarts: gathered.primary.restarts, processRecycles: gathered.primary.recycles, processes: gathered.processes })
         }
         const note = 'The cluster primary did not answer in time: this page shows only the process that served it.'
         return summarize({ mode: 'cluster', pid: process.pid, startedAt: local.startedAt, processRestarts: 0, note, processes: [local.snapshot()] })

@@ -33,6 +33,7 @@ export function renderAuto (status: ServerStatus): string {
     ['ConnsAsyncClosing', totals.connections.closing],
     ['ProcessesAnswered', totals.answered],
     ['ProcessRestarts', server.processRestarts],
+    ['ProcessesRecycledMemory', server.processRecycles['max-memory'] ?? 0],
     ['QueueDepth', totals.queued],
     ['MaxQueue', totals.maxQueue],
     ['TasksCompleted', totals.completed],
@@ -41,6 +42,7 @@ export function renderAuto (status: ServerStatus): string {
     ['TasksTimedOut', totals.timedOut],
     ['TasksCrashed', totals.crashed],
     ['ThreadsRecycled', totals.recycled],
+    ['ThreadsRecycledMemory', totals.recycledMemory],
     ['Scoreboard', status.scoreboard]
   ]
   return lines.map(([key, value]) => `${key}: ${value}\n`).join('')

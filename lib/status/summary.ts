@@ -27,6 +27,8 @@ export interface ServerStatus {
     generatedAt: string
     /** processes replaced after a crash, heartbeat kill or recycle (cluster only) */
     processRestarts: number
+    /** of those, processes recycled on purpose, by reason (max-requests, max-memory) */
+    processRecycles: Record<string, number>
     /** set when part of the picture is missing, e.g. the primary did not answer */
     note?: string
   }
@@ -45,7 +47,7 @@ export interface ServerStatus {
     /** bytes, summed over the processes that answered */
     rss: number
   } & Pick<PoolStats, 'busy' | 'idle' | 'queued' | 'maxQueue' | 'completed' | 'failed' | 'rejected' | 'timedOut' |
-  'crashed' | 'dropped' | 'recycled'>
+  'crashed' | 'dropped' | 'recycled' | 'recycledMemory'>
   scoreboard: string
   processes: ProcessSummary[]
   routes: RouteSummary[]
@@ -56,6 +58,7 @@ export interface SummaryInput {
   pid: number
   startedAt: number
   processRestarts: number
+  processRecycles?: Record<string, number>
   note?: string
   processes: ProcessEntry[]
 }
@@ -83,6 +86,7 @@ export function summarize (input: SummaryInput): ServerStatus {
       uptimeSec,
       generatedAt: new Date().toISOString(),
       processRestarts: input.processRestarts,
+      processRecycles: input.processRecycles ?? {},
       ...(input.note === undefined ? {} : { note: input.note })
     },
     totals: {
@@ -107,7 +111,8 @@ export function summarize (input: SummaryInput): ServerStatus {
       timedOut: sum((p) => p.pool.timedOut),
       crashed: sum((p) => p.pool.crashed),
       dropped: sum((p) => p.pool.dropped),
-      recycled: sum((p) => p.pool.recycled)
+      recycled: sum((p) => p.pool.recycled),
+      recycledMemory: sum((p) => p.pool.recycledMemory ?? 0)
     },
     scoreboard: answered.map((p) => p.scoreboard).join(''),
     processes: processes.map((p) => p.answered ? { ...p, routes: p.routes.map(withoutBuckets) } : p),
