@@ -9,7 +9,7 @@ import { fixture, runCli, steadyLoad, until } from '../fixtures/cluster/helpers.
 
 test('--max-memory: a leaking process is recycled, the new one listening first, zero failed requests', { timeout: 120_000 }, async (t) => {
   const cli = runCli(['start', fixture('app.js'), '--processes', '2', '--threads', '1', '--port', '0',
-    '--max-memory', '300', '--max-memory-jitter', '20', '--graceful-timeout', '5000'])
+    '--max-memory', '300', '--max-memory-jitter', '20', '--graceful-timeout', '5000'], { env: { FIXTURE_STATUS: '1' } })
   t.after(() => cli.kill())
   const url = await cli.listening()
   const load = steadyLoad(url, { connections: 4, pauseMs: 5 })
@@ -30,6 +30,13 @@ test('--max-memory: a leaking process is recycled, the new one listening first, 
     assert.ok(fresh, 'a replacement was forked for the recycle')
     const exitedAt = cli.logs.lines.findIndex((l) => l.msg === 'process exited' && l.pid === recycling.pid)
     assert.ok(cli.logs.lines.indexOf(fresh) < exitedAt, 'the replacement listened before the old process went')
+    // Shown on the status page and in the primary's metrics.
+    const auto = (await send(`${url}/server-status?auto`, { reset: true })).text
+    assert.match(auto, /^ProcessesRecycledMemory: [12]$/m)
+    assert.match(auto, /^ProcessRestarts: [12]$/m)
+    const metrics = (await send(`${url}/metrics`, { reset: true })).text
+    assert.match(metrics, /^fastify_mpm_process_recycles_total\{reason="max-memory"\} [12]$/m)
+    assert.match(metrics, /^fastify_mpm_process_resident_memory_bytes\{pid="\d+"\} \d+/m)
     // Keep the load going a little over the new pair.
     await new Promise((resolve) => setTimeout(resolve, 500))
   } finally {
