@@ -3,11 +3,13 @@
 // cluster started with the CLI still serves, before it closes its listener.
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
+import { execFile } from 'node:child_process'
+import { promisify } from 'node:util'
 import Fastify from 'fastify'
 import mpm, { cluster, offload } from 'fastify-mpm'
 import { send, startApp } from '../helpers/app.js'
 import { tempDir, waitFor, withDeadline } from '../helpers/util.js'
-import { fixture, runCli } from '../fixtures/cluster/helpers.js'
+import { CLI, fixture, runCli } from '../fixtures/cluster/helpers.js'
 
 const handlers = new URL('../fixtures/status/handlers.js', import.meta.url)
 
@@ -94,4 +96,11 @@ test('--shutdown-delay: after SIGTERM readiness fails at once, requests are stil
   assert.ok(Date.now() - signalledAt >= DELAY, 'the listener stayed open for the whole delay')
   const stopping = cli.logs.lines.find((l) => l.msg?.startsWith('stopping'))
   assert.equal(stopping.shutdownDelay, DELAY)
+})
+
+test('--help lists --shutdown-delay, --max-memory and --max-memory-jitter with what they pair with', async () => {
+  const { stdout } = await promisify(execFile)(process.execPath, [CLI, '--help'])
+  for (const flag of ['--shutdown-delay <ms>', '--max-memory <MB>', '--max-memory-jitter <MB>']) assert.ok(stdout.includes(flag), `${flag} is listed`)
+  assert.match(stdout, /preStop/)
+  assert.match(stdout, /max_memory_restart/)
 })
