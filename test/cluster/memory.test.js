@@ -49,6 +49,24 @@ test('--max-memory: a leaking process is recycled, the new one listening first, 
   assert.equal((await withDeadline(cli.exited, 30_000, 'the CLI exiting')).code, 0)
 })
 
+test('maxThreadMemory in a CLI cluster: leaking threads are recycled in every process, zero failed requests', { timeout: 60_000 }, async (t) => {
+  const cli = runCli(['start', fixture('app.js'), '--processes', '2', '--threads', '1', '--port', '0'],
+    { env: { FIXTURE_STATUS: '1', FIXTURE_MAX_THREAD_MEMORY: '40' } })
+  t.after(() => cli.kill())
+  const url = await cli.listening()
+  // 24 requests of 8 MB over 2 processes × 1 thread: each thread passes 40 MB every ~5 tasks.
+  for (let i = 0; i < 24; i++) {
+    const res = await send(`${url}/thread-leak?mb=8`, { reset: true })
+    assert.equal(res.status, 200, res.text)
+  }
+  const status = (await send(`${url}/server-status?json`, { reset: true })).json()
+  assert.ok(status.totals.recycledMemory >= 2, `recycledMemory ${status.totals.recycledMemory}`)
+  assert.ok(status.processes.every((p) => p.pool.recycledMemory >= 1), 'in both processes')
+  assert.equal(status.totals.crashed + status.totals.failed, 0)
+  cli.proc.kill('SIGTERM')
+  assert.equal((await withDeadline(cli.exited, 30_000, 'the CLI exiting')).code, 0)
+})
+
 test('--max-memory-jitter of half the limit or more is a usage error naming it', { timeout: 30_000 }, async () => {
   const cli = runCli(['start', fixture('app.js'), '--port', '0', '--max-memory', '100', '--max-memory-jitter', '50'])
   const { code } = await withDeadline(cli.exited, 20_000, 'the CLI exiting')
