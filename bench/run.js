@@ -40,6 +40,9 @@ const HELP = `Usage: npm run bench -- [options]      (or: node bench/run.js [opt
   --server-cpus LIST      pin the mpm/scaling servers (taskset -c LIST); scaling default: the
                           first --slots allowed CPUs when there are more than --slots
   --load-cpus LIST        pin the load generators; scaling default: the CPUs left over
+
+  Idle keep-alive connections (--only connections):
+  --held-connections N    connections the server holds open (default 1000)
   --list                  list scenarios and variants
   --help
 
@@ -47,7 +50,7 @@ Every option also reads an environment variable: BENCH_QUICK=1, BENCH_ONLY, BENC
 BENCH_RUNS, BENCH_DURATION, BENCH_WARMUP, BENCH_CONNECTIONS, BENCH_HEAVY_CONNECTIONS,
 BENCH_RATE, BENCH_THREADS, BENCH_CPU_MS, BENCH_PROCESSES, BENCH_PROCESS_THREADS,
 BENCH_MPM_CPU_MS, BENCH_SLOTS, BENCH_SHAPE, BENCH_SCALING_CONNECTIONS, BENCH_SERVER_CPUS,
-BENCH_LOAD_CPUS. Flags win.`
+BENCH_LOAD_CPUS, BENCH_HELD_CONNECTIONS. Flags win.`
 
 const OPTIONS = {
   quick: { type: 'boolean' },
@@ -70,6 +73,7 @@ const OPTIONS = {
   'scaling-connections': { type: 'string' },
   'server-cpus': { type: 'string' },
   'load-cpus': { type: 'string' },
+  'held-connections': { type: 'string' },
   list: { type: 'boolean' },
   help: { type: 'boolean', short: 'h' }
 }
@@ -124,7 +128,8 @@ const cfg = {
   slots: Math.round(option('slots', 'BENCH_SLOTS', 12)),
   shape: flags.shape ?? process.env.BENCH_SHAPE ?? '3x4',
   serverCpus: flags['server-cpus'] ?? (process.env.BENCH_SERVER_CPUS || undefined),
-  loadCpus: flags['load-cpus'] ?? (process.env.BENCH_LOAD_CPUS || undefined)
+  loadCpus: flags['load-cpus'] ?? (process.env.BENCH_LOAD_CPUS || undefined),
+  heldConnections: Math.round(option('held-connections', 'BENCH_HELD_CONNECTIONS', 1000))
 }
 cfg.scalingConnections = Math.round(option('scaling-connections', 'BENCH_SCALING_CONNECTIONS', 4 * cfg.slots))
 

@@ -13,6 +13,7 @@ export {
 } from './cluster/index.js'
 export * as clusterErrors from './cluster/errors.js'
 export { type StatusOptions } from './options.js'
+export type { ReadinessOptions } from './status/readiness.js'
 export type { ServerStatus, ProcessSummary, RouteSummary } from './status/summary.js'
 // For people who write their own node:cluster primary instead of using cluster().
 export { installStatusRelay, type PrimaryView, type RelayOptions } from './status/relay.js'

@@ -44,6 +44,8 @@ export interface Outcome extends EncodedValue {
   /** ms the handler ran, measured in its thread. */
   d?: number
   x?: number
+  /** With `x`: the thread retires because its heap in use (this many bytes) passed maxThreadMemory. */
+  xh?: number
   /** The thread refused the task without running it (it retired after its last one). */
   refused?: true
 }

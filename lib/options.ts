@@ -3,6 +3,7 @@ import type { ResourceLimits } from 'node:worker_threads'
 import type { onRequestHookHandler } from 'fastify'
 import { FST_MPM_INVALID_OPTION } from './errors.js'
 import { checkAllowList } from './status/allow.js'
+import { resolveReadiness, type ReadinessOptions, type ResolvedReadiness } from './status/readiness.js'
 
 /** Thread bounds, like Puma's `threads min,max`; a number means min = max. 0 runs handlers inline. */
 export type ThreadsOption = number | { min?: number, max: number }
@@ -33,6 +34,12 @@ export interface MpmOptions {
   queueTimeout?: number
   /** Recycle a thread after N tasks, 0 = never (Apache MaxConnectionsPerChild, Gunicorn max_requests). Default 0. */
   maxTasksPerThread?: number
+  /**
+   * Recycle a thread whose V8 heap in use passes this many MB after a task, 0 = never (pm2
+   * max_memory_restart, Passenger max_memory, for threads). Its answer is sent first; a
+   * replacement starts as it goes. Default 0.
+   */
+  maxThreadMemory?: number
   /** V8 heap limits for each thread; a thread past them dies and is replaced, its request gets a 500. */
   resourceLimits?: ResourceLimits
   /** Seconds sent in `Retry-After` with 503s. Default 5. */
@@ -45,6 +52,8 @@ export interface MpmOptions {
   metrics?: boolean | StatusOptions
   /** ms after which a finished offloaded task is logged as slow (PHP-FPM slowlog); 0 = off. Default 0. */
   slowTaskThreshold?: number
+  /** Readiness endpoint for load balancers and Kubernetes (200 / 503). Off by default; `true` = `/ready`. */
+  readiness?: boolean | ReadinessOptions
 }
 
 export interface ResolvedEndpoint {
@@ -62,12 +71,15 @@ export interface ResolvedOptions {
   taskTimeout: number
   queueTimeout: number
   maxTasksPerThread: number
+  /** bytes of V8 heap in use after a task past which its thread is recycled; 0 = never */
+  maxThreadMemory: number
   resourceLimits: ResourceLimits | undefined
   retryAfter: number
   closeTimeout: number
   status: ResolvedEndpoint | null
   metrics: ResolvedEndpoint | null
   slowTaskThreshold: number
+  readiness: ResolvedReadiness | null
 }
 
 /** Set by the cluster CLI (`--threads 1:4`) so every child gets the same defaults; explicit options win. */
@@ -76,7 +88,7 @@ export const THREADS_ENV = 'FASTIFY_MPM_THREADS'
 // Keys Fastify itself passes to every plugin through `register(plugin, opts)`.
 const REGISTER_KEYS = new Set(['prefix', 'logLevel', 'logSerializers', 'encapsulate'])
 const KNOWN_KEYS = new Set(['threads', 'maxQueue', 'idleTimeout', 'taskTimeout', 'queueTimeout', 'maxTasksPerThread',
-  'resourceLimits', 'retryAfter', 'closeTimeout', 'status', 'metrics', 'slowTaskThreshold'])
+  'resourceLimits', 'retryAfter', 'closeTimeout', 'status', 'metrics', 'slowTaskThreshold', 'maxThreadMemory', 'readiness'])
 const ENDPOINT_KEYS = new Set(['path', 'allow', 'onRequest'])
 const LOOPBACK = ['127.0.0.1', '::1']
 
@@ -173,6 +185,7 @@ export function resolveOptions (opts: MpmOptions & Record<string, unknown> = {})
     taskTimeout,
     queueTimeout: integer('queueTimeout', opts.queueTimeout, taskTimeout),
     maxTasksPerThread: integer('maxTasksPerThread', opts.maxTasksPerThread, 0),
+    maxThreadMemory: integer('maxThreadMemory', opts.maxThreadMemory, 0) * 1024 * 1024,
     resourceLimits,
     retryAfter: integer('retryAfter', opts.retryAfter, 5),
     closeTimeout: integer('closeTimeout', opts.closeTimeout, 30_000),
@@ -181,11 +194,17 @@ export function resolveOptions (opts: MpmOptions & Record<string, unknown> = {})
   }
 }
 
-function endpoints (opts: MpmOptions): Pick<ResolvedOptions, 'status' | 'metrics'> {
+function endpoints (opts: MpmOptions): Pick<ResolvedOptions, 'status' | 'metrics' | 'readiness'> {
   const status = endpoint('status', opts.status, '/server-status')
   const metrics = endpoint('metrics', opts.metrics, '/metrics')
   if (status !== null && metrics !== null && status.path === metrics.path) {
     fail('metrics.path', `must differ from status.path (both are "${status.path}")`)
   }
-  return { status, metrics }
+  const readiness = resolveReadiness(opts.readiness)
+  for (const [name, other] of [['status', status], ['metrics', metrics]] as const) {
+    if (readiness !== null && other !== null && readiness.path === other.path) {
+      fail('readiness.path', `must differ from ${name}.path (both are "${other.path}")`)
+    }
+  }
+  return { status, metrics, readiness }
 }

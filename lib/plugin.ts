@@ -9,6 +9,7 @@ import { resolveOptions, type MpmOptions, type ResolvedOptions } from './options
 import { ThreadPool, type LoggerLike, type PoolStats } from './pool.js'
 import { verifyHandlerModules, type OffloadedRoute } from './startup-check.js'
 import { registerStatus } from './status/index.js'
+import { registerReadiness } from './status/readiness.js'
 
 export interface RunOptions {
   /** Export to call with the payload. Default: `default`. */
@@ -91,6 +92,7 @@ const plugin: FastifyPluginAsync<MpmOptions> = async function fastifyMpm (fastif
 
   // Status page, metrics and slow log: each off unless its option is set.
   await registerStatus(fastify, mpm)
+  if (options.readiness !== null) registerReadiness(fastify, pool, options.readiness)
 
   // -- decorators --
   fastify.decorate('mpm', mpm)

@@ -60,10 +60,12 @@ export interface PoolStats {
   crashed: number
   dropped: number
   recycled: number
+  /** threads recycled because their heap passed maxThreadMemory (not counted in `recycled`) */
+  recycledMemory: number
   threadExits: number
 }
 
-/** A thread slot as the scoreboard shows it (Apache: `_` idle, `W` busy, `R` starting, `G` finishing, `.` open). */
+/** A thread slot as the scoreboard shows it (Apache: `_` idle, `W` busy, `S` starting, `G` finishing, `.` open). */
 export type SlotState = 'idle' | 'busy' | 'starting' | 'finishing' | 'open'
 
 interface Waiting {
@@ -79,7 +81,7 @@ interface Waiting {
 
 interface LogSink { log: LoggerLike, received: number, expected: number }
 
-type Counter = 'completed' | 'failed' | 'rejected' | 'queueTimedOut' | 'timedOut' | 'crashed' | 'dropped' | 'recycled' | 'threadExits'
+type Counter = 'completed' | 'failed' | 'rejected' | 'queueTimedOut' | 'timedOut' | 'crashed' | 'dropped' | 'recycled' | 'recycledMemory' | 'threadExits'
 
 const THREAD_ENTRY = new URL('./thread.js', import.meta.url)
 const LOG_GRACE_MS = 1000
@@ -101,7 +103,7 @@ export class ThreadPool {
   readonly #watched = new WeakSet<object>()
   readonly #idleWaiters = new Set<() => void>()
   readonly #counts: Record<Counter, number> = {
-    completed: 0, failed: 0, rejected: 0, queueTimedOut: 0, timedOut: 0, crashed: 0, dropped: 0, recycled: 0, threadExits: 0
+    completed: 0, failed: 0, rejected: 0, queueTimedOut: 0, timedOut: 0, crashed: 0, dropped: 0, recycled: 0, recycledMemory: 0, threadExits: 0
   }
 
   #running = 0
@@ -119,7 +121,7 @@ export class ThreadPool {
       return
     }
     const logChannel = `fastify-mpm:log:${process.pid}:${++poolSeq}`
-    const workerData: ThreadData = { logChannel, maxTasks: options.maxTasksPerThread }
+    const workerData: ThreadData = { logChannel, maxTasks: options.maxTasksPerThread, maxHeap: options.maxThreadMemory }
     this.#tp = new Tinypool({
       filename: THREAD_ENTRY.href,
       minThreads: options.minThreads,
@@ -276,7 +278,7 @@ export class ThreadPool {
           throw this.#explain(err as Error, timedOut, timeout)
         }
         if (outcome.refused === true) continue
-        if (outcome.x !== undefined) this.#retire(tp, outcome.x)
+        if (outcome.x !== undefined) this.#retire(tp, outcome.x, outcome.xh)
         this.#counts[outcome.ok ? 'completed' : 'failed']++
         this.#settleLogs(task.id, outcome.lc)
         return outcome
@@ -386,10 +388,14 @@ export class ThreadPool {
   }
 
   /** Removes a thread that ran its last task; tinypool's own error path replaces it. */
-  #retire (tp: Tinypool, threadId: number): void {
+  #retire (tp: Tinypool, threadId: number, heapUsed?: number): void {
     const thread = tp.threads.find((t) => t.threadId === threadId)
     if (thread === undefined) return
-    this.#counts.recycled++
+    if (heapUsed === undefined) this.#counts.recycled++
+    else {
+      this.#counts.recycledMemory++
+      this.#log.info({ threadId, heapUsed, maxThreadMemory: this.options.maxThreadMemory }, 'fastify-mpm: recycling a thread whose heap passed maxThreadMemory')
+    }
     thread.emit('error', new FST_MPM_THREAD_RETIRED(this.options.maxTasksPerThread))
   }
 

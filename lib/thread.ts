@@ -1,6 +1,7 @@
 // Thread entry: tinypool loads this file in every worker thread and calls the default export once
 // per task. It stays free of any web framework: it only runs handler modules and reports back.
 
+import { getHeapStatistics } from 'node:v8'
 import { BroadcastChannel, threadId } from 'node:worker_threads'
 import Tinypool, { markMovable } from 'tinypool'
 import { invoke } from './invoke.js'
@@ -11,9 +12,11 @@ export interface ThreadData {
   logChannel: string
   /** Retire after this many tasks (0 = never). */
   maxTasks: number
+  /** Retire once the heap in use passes this many bytes after a task (0 = never). */
+  maxHeap: number
 }
 
-const { logChannel, maxTasks } = Tinypool.workerData as ThreadData
+const { logChannel, maxTasks, maxHeap } = Tinypool.workerData as ThreadData
 const workerId = (process as unknown as { __tinypool_state__: { workerId: number } }).__tinypool_state__.workerId
 
 // One long-lived channel per thread: log lines leave as they are written, so they survive a
@@ -33,6 +36,17 @@ export default async function runTask (task: Task): Promise<Outcome | object> {
   if (maxTasks > 0 && task.k !== TaskKind.Probe && ++tasksRun >= maxTasks) {
     retired = true
     outcome.x = threadId
+  }
+  // The figure tinypool's maxMemoryLimitBeforeRecycle reads (this isolate's heapUsed), but acted
+  // on through the same retirement as maxTasks: this answer goes out first and the replacement
+  // starts as the thread is removed, where tinypool holds the answer until the old thread is gone.
+  if (maxHeap > 0 && !retired && task.k !== TaskKind.Probe) {
+    const used = getHeapStatistics().used_heap_size
+    if (used > maxHeap) {
+      retired = true
+      outcome.x = threadId
+      outcome.xh = used
+    }
   }
   if (transfer === undefined) return outcome
   // tinypool moves what this wrapper names instead of copying it (a whole-buffer byte result).

@@ -10,9 +10,10 @@
 // adds cpuUsPerReq (server CPU time / requests) and rssMB to each run. To add a comparison,
 // write a module here and list it below.
 import breakdown from './breakdown.js'
+import connections from './connections.js'
 import dispatch from './dispatch.js'
 import mpm from './mpm.js'
 import protection from './protection.js'
 import scaling from './scaling.js'
 
-export const scenarios = [protection, dispatch, breakdown, mpm, scaling]
+export const scenarios = [protection, dispatch, breakdown, mpm, scaling, connections]

@@ -4,12 +4,18 @@
 import { randomInt } from 'node:crypto'
 import type { IncomingMessage, Server, ServerResponse } from 'node:http'
 import { Server as NetServer, type Socket } from 'node:net'
+import { setTimeout as sleep } from 'node:timers/promises'
 import { fileURLToPath } from 'node:url'
 import type { FastifyInstance } from 'fastify'
+import { markDraining } from '../status/readiness.js'
+import { memoryLimit, watchMemory } from './memory.js'
 import {
   CHILD_CONFIG_ENV, isStopMessage, serializeError,
   type ChildConfig, type ChildMessage
 } from './messages.js'
+
+/** Stop reasons where a new process takes over at once (reload, recycle, scale down). */
+const REPLACED = new Set(['reload', 'max-requests', 'max-memory', 'scale'])
 
 export function readChildConfig (): ChildConfig {
   const raw = process.env[CHILD_CONFIG_ENV]
@@ -121,7 +127,7 @@ export async function runChild (config: ChildConfig): Promise<void> {
     : undefined
   beat?.unref()
 
-  const stop = (): Promise<void> => {
+  const stop = (reason: string, delay: number): Promise<void> => {
     stopping ??= (async () => {
       let code = 0
       // The primary kills this process gracefulTimeout after asking it to stop: requests still
@@ -131,6 +137,10 @@ export async function runChild (config: ChildConfig): Promise<void> {
       const retryAfter = (app as FastifyInstance & { mpm?: { options: { retryAfter: number } } } | undefined)?.mpm?.options.retryAfter ?? 5
       const lastCall = setTimeout(() => drainer?.answerUnfinished(retryAfter), config.gracefulTimeout - margin / 2).unref()
       try {
+        // shutdownDelay: readiness fails at once, the listener stays open while load balancers
+        // notice. A process merely being replaced leaves the host ready: its successor listens.
+        if (!REPLACED.has(reason)) markDraining(reason)
+        if (delay > 0 && app !== undefined && drainer !== undefined) await sleep(delay)
         if (app !== undefined && drainer !== undefined) {
           await drainer.drain(Math.min(5000, Math.floor(config.gracefulTimeout / 2)))
           ;(app as FastifyInstance & { mpm?: { closeBefore?: (deadline: number) => void } }).mpm?.closeBefore?.(deadline)
@@ -152,10 +162,10 @@ export async function runChild (config: ChildConfig): Promise<void> {
   for (const signal of ['SIGINT', 'SIGHUP', 'SIGTTIN', 'SIGTTOU'] as const) process.on(signal, () => {})
   process.on('SIGTERM', () => {
     void send({ type: 'fastify-mpm:draining', reason: 'SIGTERM' })
-    void stop()
+    void stop('SIGTERM', config.shutdownDelay)
   })
   process.on('message', (msg: unknown) => {
-    if (isStopMessage(msg)) void stop()
+    if (isStopMessage(msg)) void stop(msg.reason, msg.delay ?? 0)
   })
 
   try {
@@ -166,6 +176,9 @@ export async function runChild (config: ChildConfig): Promise<void> {
     })
     if (stopping !== undefined) return
     await app.listen({ port: config.port, host: config.host })
+    watchMemory(memoryLimit(config.maxMemory, config.maxMemoryJitter), (rss, limit) => {
+      void send({ type: 'fastify-mpm:recycle', requests, reason: 'max-memory', rss, limit })
+    })
   } catch (err) {
     await send({ type: 'fastify-mpm:boot-failed', error: serializeError(err) })
     try { await app?.close() } catch {}

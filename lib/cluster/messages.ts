@@ -29,11 +29,18 @@ export interface HeartbeatMessage {
   requests: number
 }
 
-/** Child → primary: served its maxRequestsPerProcess (+ jitter); please replace me. */
+/** Child → primary: served its maxRequestsPerProcess (+ jitter), or passed its maxProcessMemory (− jitter); please replace me. */
 export interface RecycleMessage {
   type: 'fastify-mpm:recycle'
   requests: number
+  /** absent: max-requests */
+  reason?: RecycleReason
+  /** bytes, with max-memory: the RSS that passed the limit, and the limit */
+  rss?: number
+  limit?: number
 }
+
+export type RecycleReason = 'max-requests' | 'max-memory'
 
 /** Child → primary: draining on its own account (it got SIGTERM directly). */
 export interface DrainingMessage {
@@ -45,6 +52,8 @@ export interface DrainingMessage {
 export interface StopMessage {
   type: 'fastify-mpm:stop'
   reason: string
+  /** ms to keep serving, readiness already failing, before closing the listener (shutdownDelay) */
+  delay?: number
 }
 
 export type ChildMessage = ReadyMessage | BootFailedMessage | HeartbeatMessage | RecycleMessage | DrainingMessage
@@ -80,9 +89,14 @@ export interface ChildConfig {
   host: string
   /** ms the child may take to drain and exit once asked to stop */
   gracefulTimeout: number
+  /** ms it keeps serving, readiness failing, after a SIGTERM of its own before draining */
+  shutdownDelay: number
   /** 0 = never recycle */
   maxRequests: number
   maxRequestsJitter: number
+  /** bytes of RSS past which to ask for a replacement; 0 = never */
+  maxMemory: number
+  maxMemoryJitter: number
   /** ms between heartbeats; 0 = none */
   heartbeatInterval: number
 }

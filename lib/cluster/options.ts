@@ -28,10 +28,23 @@ export interface ClusterOptions {
   listen?: { port?: number, host?: string }
   /** ms a process has to finish in-flight requests when stopped or replaced, then it is killed. Default 30 000. */
   gracefulTimeout?: number
+  /**
+   * ms between SIGTERM (or stop()) and closing the listeners, during which readiness endpoints
+   * already answer 503 and requests are still served, so load balancers and Kubernetes stop
+   * sending first (what a `preStop: sleep` does). Not applied to reload, recycle or scale. Default 0.
+   */
+  shutdownDelay?: number
   /** Replace a process after it served this many requests, 0 = never (Gunicorn max_requests). Default 0. */
   maxRequestsPerProcess?: number
   /** Add a random 0..N to maxRequestsPerProcess per process, so they do not recycle together. Default 0. */
   maxRequestsJitter?: number
+  /**
+   * Replace a process whose resident set passes this many MB, 0 = never (pm2 max_memory_restart,
+   * Passenger max_memory): the replacement listens before the old one drains. Checked every second.
+   */
+  maxProcessMemory?: number
+  /** Lower each process's maxProcessMemory by a random 0..N MB, so they do not recycle together. Default: a tenth of it. */
+  maxProcessMemoryJitter?: number
   /** ms a process's event loop may stay silent before it is killed and replaced, 0 = off (Gunicorn timeout). Default 30 000. */
   heartbeatTimeout?: number
   /** ms a process may take to build the app and listen, 0 = no limit (Puma worker_boot_timeout). Default 60 000. */
@@ -51,8 +64,13 @@ export interface ResolvedClusterOptions {
   port: number
   host: string
   gracefulTimeout: number
+  shutdownDelay: number
   maxRequestsPerProcess: number
   maxRequestsJitter: number
+  /** bytes; 0 = never */
+  maxProcessMemory: number
+  /** bytes */
+  maxProcessMemoryJitter: number
   heartbeatTimeout: number
   bootTimeout: number
   signals: boolean
@@ -60,7 +78,8 @@ export interface ResolvedClusterOptions {
 }
 
 const KNOWN_KEYS = new Set(['app', 'processes', 'threads', 'listen', 'gracefulTimeout', 'maxRequestsPerProcess',
-  'maxRequestsJitter', 'heartbeatTimeout', 'bootTimeout', 'signals', 'logger'])
+  'maxRequestsJitter', 'heartbeatTimeout', 'bootTimeout', 'signals', 'logger', 'shutdownDelay',
+  'maxProcessMemory', 'maxProcessMemoryJitter'])
 
 function fail (name: string, problem: string): never {
   throw new FST_MPM_INVALID_OPTION(name, problem)
@@ -141,13 +160,24 @@ export function resolveClusterOptions (opts: ClusterOptions): ResolvedClusterOpt
     port: integer('listen.port', listen.port, 3000, 0, 65535),
     host,
     gracefulTimeout: integer('gracefulTimeout', opts.gracefulTimeout, 30_000),
+    shutdownDelay: integer('shutdownDelay', opts.shutdownDelay, 0),
     maxRequestsPerProcess: integer('maxRequestsPerProcess', opts.maxRequestsPerProcess, 0),
     maxRequestsJitter: integer('maxRequestsJitter', opts.maxRequestsJitter, 0),
+    ...processMemory(opts),
     heartbeatTimeout: integer('heartbeatTimeout', opts.heartbeatTimeout, 30_000),
     bootTimeout: integer('bootTimeout', opts.bootTimeout, 60_000),
     signals: opts.signals ?? true,
     logger
   }
+}
+
+const MB = 1024 * 1024
+
+function processMemory (opts: ClusterOptions): Pick<ResolvedClusterOptions, 'maxProcessMemory' | 'maxProcessMemoryJitter'> {
+  const max = integer('maxProcessMemory', opts.maxProcessMemory, 0, 0, 1024 * 1024)
+  const jitter = integer('maxProcessMemoryJitter', opts.maxProcessMemoryJitter, Math.floor(max / 10), 0, 1024 * 1024)
+  if (max > 0 && jitter >= max / 2) fail('maxProcessMemoryJitter', `(${jitter} MB) must be less than half of maxProcessMemory (${max} MB)`)
+  return { maxProcessMemory: max * MB, maxProcessMemoryJitter: jitter * MB }
 }
 
 const silentLogger: ClusterLogger = { info () {}, warn () {}, error () {} }

@@ -8,7 +8,7 @@ import { fileURLToPath } from 'node:url'
 import { THREADS_ENV } from '../options.js'
 import { installStatusRelay, type ChildSummary } from '../status/relay.js'
 import { FST_MPM_CLUSTER_STOPPED, FST_MPM_CRASH_LOOP, FST_MPM_RELOAD_FAILED } from './errors.js'
-import { CHILD_CONFIG_ENV, type ChildConfig, type ChildMessage } from './messages.js'
+import { CHILD_CONFIG_ENV, type ChildConfig, type ChildMessage, type RecycleReason } from './messages.js'
 import { formatThreads, type ResolvedClusterOptions } from './options.js'
 import { childExecArgv } from './typescript.js'
 import { WorkerHandle, type ExitInfo, type ForkReason } from './worker-handle.js'
@@ -56,8 +56,8 @@ export interface ClusterEvents {
   reload: [result: ReloadResult]
   /** New code failed to boot; the old processes keep serving. */
   'reload-failed': [err: Error]
-  /** A child served maxRequestsPerProcess (+ jitter) and its replacement listens. */
-  recycle: [child: ChildSummary, requests: number]
+  /** A child served maxRequestsPerProcess (+ jitter) or passed maxProcessMemory (− jitter), and its replacement listens. */
+  recycle: [child: ChildSummary, requests: number, reason: RecycleReason]
   /** A child's event loop was silent past heartbeatTimeout; it is being killed. */
   unresponsive: [child: ChildSummary, silentMs: number]
   /** Children kept dying right after starting; the cluster is stopping. */
@@ -102,6 +102,7 @@ export class Primary extends EventEmitter<ClusterEvents> implements ClusterHandl
   #ops: Promise<unknown> = Promise.resolve()
   #unstableCrashes = 0
   #restarts = 0
+  readonly #recycles: Record<RecycleReason, number> = { 'max-requests': 0, 'max-memory': 0 }
   #exitCode = 0
   #stopping: Promise<void> | undefined
   #watchdog: NodeJS.Timeout | undefined
@@ -136,6 +137,7 @@ export class Primary extends EventEmitter<ClusterEvents> implements ClusterHandl
     this.#removeRelay = installStatusRelay({
       startedAt: this.startedAt,
       restarts: () => this.#restarts,
+      recycles: () => ({ ...this.#recycles }),
       children: () => this.children()
     })
     if (this.options.signals) this.#installSignals()
@@ -196,8 +198,11 @@ export class Primary extends EventEmitter<ClusterEvents> implements ClusterHandl
       port: o.port,
       host: o.host,
       gracefulTimeout: o.gracefulTimeout,
+      shutdownDelay: o.shutdownDelay,
       maxRequests: o.maxRequestsPerProcess,
       maxRequestsJitter: o.maxRequestsJitter,
+      maxMemory: o.maxProcessMemory,
+      maxMemoryJitter: o.maxProcessMemoryJitter,
       heartbeatInterval: o.heartbeatTimeout > 0 ? Math.max(50, Math.min(5000, Math.floor(o.heartbeatTimeout / 4))) : 0
     }
     nodeCluster.setupPrimary({ exec: CHILD_ENTRY, args: [], execArgv: this.#execArgv })
@@ -230,11 +235,17 @@ export class Primary extends EventEmitter<ClusterEvents> implements ClusterHandl
   #onMessage (handle: WorkerHandle, msg: ChildMessage): void {
     if (msg.type === 'fastify-mpm:recycle') {
       if (this.#state !== 'running' || handle.state !== 'ready') return
-      this.#log.info({ pid: handle.pid, workerId: handle.id, requests: msg.requests, reason: 'max-requests' },
-        `recycling process after ${msg.requests} requests`)
-      void this.#enqueue(async () => await this.#recycle(handle)).catch(() => {})
+      const reason = msg.reason ?? 'max-requests'
+      if (reason === 'max-memory') {
+        this.#log.info({ pid: handle.pid, workerId: handle.id, rss: msg.rss, limit: msg.limit, reason },
+          `recycling process: its RSS (${mb(msg.rss)} MB) passed its limit (${mb(msg.limit)} MB)`)
+      } else {
+        this.#log.info({ pid: handle.pid, workerId: handle.id, requests: msg.requests, reason },
+          `recycling process after ${msg.requests} requests`)
+      }
+      void this.#enqueue(async () => await this.#recycle(handle, reason)).catch(() => {})
     } else if (msg.type === 'fastify-mpm:draining') {
-      handle.markDraining(msg.reason, this.options.gracefulTimeout)
+      handle.markDraining(msg.reason, this.options.gracefulTimeout + this.options.shutdownDelay)
       if (this.#state === 'running') {
         this.#log.warn({ pid: handle.pid, workerId: handle.id, reason: msg.reason }, `process draining on its own (${msg.reason}); it will be replaced`)
       }
@@ -325,7 +336,7 @@ export class Primary extends EventEmitter<ClusterEvents> implements ClusterHandl
     return { pids }
   }
 
-  async #recycle (previous: WorkerHandle): Promise<void> {
+  async #recycle (previous: WorkerHandle, reason: RecycleReason): Promise<void> {
     if (this.#state !== 'running' || !this.#children.has(previous.id) || previous.state !== 'ready') return
     const fresh = this.#fork('recycle')
     try {
@@ -338,8 +349,9 @@ export class Primary extends EventEmitter<ClusterEvents> implements ClusterHandl
       return
     }
     this.#restarts++
-    this.emit('recycle', previous.summary(), previous.requests)
-    await previous.stop('max-requests', this.options.gracefulTimeout)
+    this.#recycles[reason]++
+    this.emit('recycle', previous.summary(), previous.requests, reason)
+    await previous.stop(reason, this.options.gracefulTimeout)
   }
 
   async #scale (n: number): Promise<void> {
@@ -376,8 +388,11 @@ export class Primary extends EventEmitter<ClusterEvents> implements ClusterHandl
     for (const timer of this.#respawns) clearTimeout(timer)
     this.#respawns.clear()
     clearInterval(this.#watchdog)
-    this.#log.info({ pid: process.pid, processes: this.#children.size, reason }, 'stopping')
-    await Promise.all([...this.#children.values()].map(async (c) => await c.stop(reason, this.options.gracefulTimeout)))
+    // A cluster that never served (failed start, crash loop) has no load balancer to wait for.
+    const delay = reason === 'boot-failure' || reason === 'crash-loop' ? 0 : this.options.shutdownDelay
+    this.#log.info({ pid: process.pid, processes: this.#children.size, reason, shutdownDelay: delay },
+      delay > 0 ? `stopping: readiness fails now, listeners close in ${delay} ms` : 'stopping')
+    await Promise.all([...this.#children.values()].map(async (c) => await c.stop(reason, this.options.gracefulTimeout, delay)))
     for (const [signal, handler] of this.#signalHandlers) process.removeListener(signal, handler)
     this.#signalHandlers.clear()
     this.#removeRelay?.()
@@ -443,4 +458,8 @@ export class Primary extends EventEmitter<ClusterEvents> implements ClusterHandl
     }, every)
     this.#watchdog.unref()
   }
+}
+
+function mb (bytes: number | undefined): string {
+  return bytes === undefined ? '?' : (bytes / 1048576).toFixed(0)
 }

@@ -102,19 +102,20 @@ export class WorkerHandle {
    * Asks the child to stop accepting, finish in-flight requests and exit; SIGTERM if the IPC
    * channel is gone; SIGKILL if it is still there after `gracefulTimeout`.
    */
-  async stop (reason: string, gracefulTimeout: number): Promise<ExitInfo> {
+  async stop (reason: string, gracefulTimeout: number, delay = 0): Promise<ExitInfo> {
     this.endReason ??= reason
     this.state = 'stopping'
     if (!this.#stopAsked) {
       this.#stopAsked = true
       if (this.worker.isConnected()) {
-        const msg: StopMessage = { type: 'fastify-mpm:stop', reason }
+        const msg: StopMessage = { type: 'fastify-mpm:stop', reason, ...(delay > 0 ? { delay } : {}) }
         this.worker.send(msg)
       } else {
         this.worker.process.kill('SIGTERM')
       }
     }
-    this.#armKillTimer(gracefulTimeout)
+    // The delay is spent serving, not draining: it does not eat into gracefulTimeout.
+    this.#armKillTimer(gracefulTimeout + delay)
     return await this.exited
   }
 

@@ -6,6 +6,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest, onRequestHookHandle
 import type { Mpm } from '../plugin.js'
 import type { ResolvedEndpoint } from '../options.js'
 import { compileAllow } from './allow.js'
+import { ConnectionTracker } from './connections.js'
 import { addChildProvider, askPrimary, inCluster, type ChildProvider } from './relay.js'
 import { renderAuto } from './render-auto.js'
 import { renderHtml } from './render-html.js'
@@ -26,9 +27,11 @@ export async function registerStatus (fastify: FastifyInstance, mpm: Mpm): Promi
   const pool = mpm.pool
   const provider: ChildProvider = {}
   const cleanups: Array<() => void> = []
+  const tracker = new ConnectionTracker(fastify.server)
+  const connections = (): ReturnType<ConnectionTracker['counts']> => tracker.counts()
 
   if (status !== null) {
-    const local = new LocalStatus({ stats: () => pool.stats(), slots: () => pool.slots(), closing: () => pool.closing })
+    const local = new LocalStatus({ stats: () => pool.stats(), slots: () => pool.slots(), closing: () => pool.closing, connections })
     mpm.onTask(local.task)
     fastify.addHook('onResponse', (_request, reply, done) => {
       local.served(reply.getHeader('content-length'))
@@ -39,31 +42,33 @@ export async function registerStatus (fastify: FastifyInstance, mpm: Mpm): Promi
       if (inCluster()) {
         const gathered = await askPrimary('status', ASK_PRIMARY_TIMEOUT)
         if (gathered !== null) {
-          return summarize({ mode: 'cluster', pid: gathered.primary.pid, startedAt: gathered.primary.startedAt, processRestarts: gathered.primary.restarts, processes: gathered.processes })
+          return summarize({ mode: 'cluster', pid: gathered.primary.pid, startedAt: gathered.primary.startedAt, processRestarts: gathered.primary.restarts, processRecycles: gathered.primary.recycles, processes: gathered.processes })
         }
         const note = 'The cluster primary did not answer in time: this page shows only the process that served it.'
         return summarize({ mode: 'cluster', pid: process.pid, startedAt: local.startedAt, processRestarts: 0, note, processes: [local.snapshot()] })
       }
       return summarize({ mode: 'single', pid: process.pid, startedAt: local.startedAt, processRestarts: 0, processes: [local.snapshot()] })
     }
-    fastify.route({
-      method: 'GET',
-      url: status.path,
-      onRequest: guards(status),
-      handler: async (request: FastifyRequest, reply: FastifyReply) => {
-        const query = (request.query ?? {}) as Record<string, unknown>
-        const data = await current()
-        reply.header('cache-control', 'no-store')
-        if ('json' in query) return reply.type('application/json; charset=utf-8').send(JSON.stringify(data))
-        if ('auto' in query) return reply.type('text/plain; charset=utf-8').send(renderAuto(data))
-        return reply.type('text/html; charset=utf-8').send(renderHtml(data, { refresh: refresh(query.refresh) }))
-      }
-    })
+    const onRequest = guards(status)
+    const handler = async (request: FastifyRequest, reply: FastifyReply): Promise<FastifyReply> => {
+      const query = (request.query ?? {}) as Record<string, unknown>
+      const data = await current()
+      reply.header('cache-control', 'no-store')
+      if ('json' in query) return reply.type('application/json; charset=utf-8').send(JSON.stringify(data))
+      if ('auto' in query) return reply.type('text/plain; charset=utf-8').send(renderAuto(data))
+      return reply.type('text/html; charset=utf-8').send(renderHtml(data, { refresh: refresh(query.refresh) }))
+    }
+    // Apache answers `/server-status/` like `/server-status`, and Apache tooling asks for the former
+    // (prometheus-apache-exporter's default is `http://localhost/server-status/?auto`).
+    // (An app with ignoreTrailingSlash already has the second one.)
+    for (const url of withTrailingSlash(status.path)) {
+      if (!fastify.hasRoute({ method: 'GET', url })) fastify.route({ method: 'GET', url, onRequest, handler })
+    }
   }
 
   if (metrics !== null) {
     const { addMetricsSource, localMetrics, localMetricsJSON } = await import('./metrics.js')
-    const source = addMetricsSource({ stats: () => pool.stats(), slots: () => pool.slots() })
+    const source = addMetricsSource({ stats: () => pool.stats(), slots: () => pool.slots(), connections })
     mpm.onTask(source.observe)
     cleanups.push(source.remove)
     provider.metrics = localMetricsJSON
@@ -96,6 +101,11 @@ function guards (endpoint: ResolvedEndpoint): onRequestHookHandler[] {
   }
   if (endpoint.onRequest !== undefined) hooks.push(endpoint.onRequest)
   return hooks
+}
+
+function withTrailingSlash (path: string): string[] {
+  if (path === '/') return [path]
+  return path.endsWith('/') ? [path, path.slice(0, -1)] : [path, `${path}/`]
 }
 
 function refresh (value: unknown): number {

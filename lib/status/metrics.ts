@@ -5,11 +5,13 @@
 import { AggregatorRegistry, Counter, Gauge, Histogram, Registry, register, type MetricObjectWithValues, type MetricValue } from 'prom-client'
 import type { TaskEvent } from '../offload.js'
 import type { PoolStats, SlotState } from '../pool.js'
+import type { ConnectionCounts } from './connections.js'
 import { countSlots, eventLoopUtilization } from './scoreboard.js'
 
 export interface MetricsSource {
   stats: () => PoolStats
   slots: () => SlotState[]
+  connections?: () => ConnectionCounts
 }
 
 export type MetricsJSON = Array<MetricObjectWithValues<MetricValue<string>>>
@@ -17,14 +19,14 @@ export type MetricsJSON = Array<MetricObjectWithValues<MetricValue<string>>>
 export interface MetricsText { text: string, contentType: string }
 
 const STATES: SlotState[] = ['busy', 'idle', 'starting', 'finishing', 'open']
-const RESTARTS = { recycled: 'recycled', timeout: 'timedOut', crashed: 'crashed', exited: 'threadExits' } as const
+const RESTARTS = { recycled: 'recycled', memory: 'recycledMemory', timeout: 'timedOut', crashed: 'crashed', exited: 'threadExits' } as const
 const DURATION_BUCKETS = [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60]
 // A task that never reached a thread has no handler time.
 const RAN = new Set(['ok', 'error', 'timeout', 'crashed'])
 
 const sources = new Set<MetricsSource>()
 // Restart counts of pools already closed, so the counter never goes down within a process.
-const closedRestarts: Record<keyof typeof RESTARTS, number> = { recycled: 0, timeout: 0, crashed: 0, exited: 0 }
+const closedRestarts: Record<keyof typeof RESTARTS, number> = { recycled: 0, memory: 0, timeout: 0, crashed: 0, exited: 0 }
 
 interface Instruments { tasks: Counter<'route' | 'result'>, duration: Histogram<'route'> }
 let instruments: Instruments | undefined
@@ -61,7 +63,7 @@ function create (): Instruments {
   })
   new Counter({
     name: 'fastify_mpm_thread_restarts_total',
-    help: 'Threads replaced, by reason: recycled (maxTasksPerThread), timeout (terminated), crashed (died running a task), exited (exited by itself or died idle)',
+    help: 'Threads replaced, by reason: recycled (maxTasksPerThread), memory (maxThreadMemory), timeout (terminated), crashed (died running a task), exited (exited by itself or died idle)',
     labelNames: ['reason'],
     registers,
     collect () {
@@ -69,6 +71,34 @@ function create (): Instruments {
       for (const [reason, key] of Object.entries(RESTARTS) as Array<[keyof typeof RESTARTS, keyof PoolStats]>) {
         this.inc({ reason }, closedRestarts[reason] + sumStats((s) => s[key]))
       }
+    }
+  })
+  new Gauge({
+    name: 'fastify_mpm_connections',
+    help: 'Open HTTP connections by state, as Apache\'s event MPM counts them: total, keepalive (no request in flight), writing (answer produced, bytes going out), closing',
+    labelNames: ['state'],
+    registers,
+    collect () {
+      const totals: Record<string, number> = { total: 0, keepalive: 0, writing: 0, closing: 0 }
+      for (const source of sources) {
+        const c = source.connections?.()
+        if (c === undefined) continue
+        totals.total += c.total
+        totals.keepalive += c.keepAlive
+        totals.writing += c.writing
+        totals.closing += c.closing
+      }
+      for (const [state, n] of Object.entries(totals)) this.set({ state }, n)
+    }
+  })
+  new Gauge({
+    name: 'fastify_mpm_process_resident_memory_bytes',
+    help: 'Resident set size of each process (what maxProcessMemory is compared with)',
+    labelNames: ['pid'],
+    registers,
+    collect () {
+      this.reset()
+      this.set({ pid: String(process.pid) }, process.memoryUsage.rss())
     }
   })
   new Gauge({
@@ -129,6 +159,7 @@ export async function localMetricsJSON (): Promise<MetricsJSON> {
 
 export interface PrimaryFacts {
   restarts: number
+  recycles?: Record<string, number>
   byState: Record<string, number>
   unanswered: number
 }
@@ -139,6 +170,8 @@ export async function aggregateMetrics (children: MetricsJSON[], facts: PrimaryF
   const registers = [own]
   new Counter({ name: 'fastify_mpm_process_restarts_total', help: 'Processes replaced after a crash, heartbeat kill or recycle', registers })
     .inc(facts.restarts)
+  const recycles = new Counter({ name: 'fastify_mpm_process_recycles_total', help: 'Processes replaced on purpose, by reason: max-requests (maxRequestsPerProcess), max-memory (maxProcessMemory)', labelNames: ['reason'], registers })
+  for (const [reason, n] of Object.entries(facts.recycles ?? {})) recycles.inc({ reason }, n)
   const processes = new Gauge({ name: 'fastify_mpm_processes', help: 'Processes by state, as the primary sees them', labelNames: ['state'], registers })
   for (const [state, n] of Object.entries(facts.byState)) processes.set({ state }, n)
   new Gauge({ name: 'fastify_mpm_processes_unanswered', help: 'Processes whose metrics are missing from this scrape (booting or no answer in time)', registers })

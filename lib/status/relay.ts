@@ -24,6 +24,8 @@ export interface PrimaryView {
   startedAt: number
   /** processes replaced after a crash, heartbeat kill or recycle, since start */
   restarts: () => number
+  /** processes recycled, by reason (max-requests, max-memory) */
+  recycles?: () => Record<string, number>
   children: () => ChildSummary[]
 }
 
@@ -47,7 +49,7 @@ export type What = 'status' | 'metrics'
 
 /** What the primary sends back for 'status'. */
 export interface GatheredStatus {
-  primary: { pid: number, startedAt: number, restarts: number }
+  primary: { pid: number, startedAt: number, restarts: number, recycles?: Record<string, number> }
   processes: ProcessEntry[]
 }
 
@@ -96,7 +98,7 @@ export function installStatusRelay (view: PrimaryView, opts: RelayOptions = {}):
       for (const child of children) byState[child.state] = (byState[child.state] ?? 0) + 1
       return await aggregateMetrics(
         answers.filter((a) => a.answer.answered).map((a) => a.answer.data as MetricsJSON),
-        { restarts: view.restarts(), byState, unanswered: answers.filter((a) => !a.answer.answered).length })
+        { restarts: view.restarts(), recycles: view.recycles?.() ?? {}, byState, unanswered: answers.filter((a) => !a.answer.answered).length })
     }
     const now = Date.now()
     const processes: ProcessEntry[] = answers.map(({ child, answer, reason }) => {
@@ -115,7 +117,7 @@ export function installStatusRelay (view: PrimaryView, opts: RelayOptions = {}):
         reason
       }
     })
-    const status: GatheredStatus = { primary: { pid: process.pid, startedAt: view.startedAt, restarts: view.restarts() }, processes }
+    const status: GatheredStatus = { primary: { pid: process.pid, startedAt: view.startedAt, restarts: view.restarts(), recycles: view.recycles?.() ?? {} }, processes }
     return status
   }
 

@@ -25,8 +25,15 @@ export function renderAuto (status: ServerStatus): string {
     ['StartingWorkers', totals.slots.starting],
     ['OpenSlots', totals.slots.open],
     ['Processes', totals.processes],
+    // The event MPM's keys (mod_status.c), which Apache tooling reads as its connection figures.
+    ['Stopping', totals.stopping],
+    ['ConnsTotal', totals.connections.total],
+    ['ConnsAsyncWriting', totals.connections.writing],
+    ['ConnsAsyncKeepAlive', totals.connections.keepAlive],
+    ['ConnsAsyncClosing', totals.connections.closing],
     ['ProcessesAnswered', totals.answered],
     ['ProcessRestarts', server.processRestarts],
+    ['ProcessesRecycledMemory', server.processRecycles['max-memory'] ?? 0],
     ['QueueDepth', totals.queued],
     ['MaxQueue', totals.maxQueue],
     ['TasksCompleted', totals.completed],
@@ -36,6 +43,7 @@ export function renderAuto (status: ServerStatus): string {
     ['TasksTimedOut', totals.timedOut],
     ['TasksCrashed', totals.crashed],
     ['ThreadsRecycled', totals.recycled],
+    ['ThreadsRecycledMemory', totals.recycledMemory],
     ['Scoreboard', status.scoreboard]
   ]
   return lines.map(([key, value]) => `${key}: ${value}\n`).join('')

@@ -77,12 +77,15 @@ ${tile(shortDuration(server.uptimeSec), 'server uptime')}
 ${tile(int(totals.accesses), 'requests served')}
 ${tile(fixed(totals.reqPerSec, 2), 'requests / s')}
 ${tile(`${totals.busy} / ${totals.idle}`, 'threads busy / idle')}
+${tile(`${int(totals.connections.total)} / ${int(totals.connections.keepAlive)}`, 'connections / keep-alive')}
 ${tile(int(totals.queued), 'queued')}
 ${tile(int(totals.rejected), 'rejected (503)')}
 ${tile(int(totals.queueTimedOut), 'waited too long (503)')}
 ${tile(int(totals.timedOut), 'timed out')}
 ${tile(int(totals.recycled), 'threads recycled')}
+${totals.recycledMemory > 0 ? tile(int(totals.recycledMemory), 'threads recycled (memory)') : ''}
 ${server.mode === 'cluster' ? tile(int(server.processRestarts), 'process restarts') : ''}
+${(server.processRecycles['max-memory'] ?? 0) > 0 ? tile(int(server.processRecycles['max-memory'] ?? 0), 'processes recycled (memory)') : ''}
 </section>
 <section><h2>Scoreboard</h2>
 <div class="board" id="scoreboard">
@@ -92,7 +95,8 @@ ${status.processes.map(boardRow).join('\n')}
 </section>
 <section><h2>Processes</h2>
 <table id="processes"><thead><tr><th>pid</th><th>worker</th><th>state</th><th>uptime</th><th>requests</th><th>req/s</th>
-<th>busy</th><th>idle</th><th>threads</th><th>queue</th><th>rejected</th><th>timed out</th><th>crashed</th><th>recycled</th><th>event loop</th></tr></thead>
+<th>busy</th><th>idle</th><th>threads</th><th>queue</th><th>rejected</th><th>timed out</th><th>crashed</th><th title="threads recycled: after maxTasksPerThread / after maxThreadMemory">recycled</th><th>event loop</th>
+<th title="open connections (Apache event MPM: total)">conns</th><th title="idle keep-alive connections">keep-alive</th><th title="answer produced, bytes still going out">writing</th><th title="half-closed">closing</th><th title="resident set size">RSS</th></tr></thead>
 <tbody>
 ${status.processes.map(processRow).join('\n')}
 </tbody></table>
@@ -135,13 +139,15 @@ function meaningOf (letter: string): string {
 function processRow (p: ProcessSummary): string {
   const head = `<td>${p.pid}</td><td>${p.workerId ?? '–'}</td>`
   if (!p.answered) {
-    return `<tr>${head}<td class="bad">${esc(p.state)}: ${esc(p.reason)}</td><td>${humanDuration(p.uptimeSec)}</td>${'<td>–</td>'.repeat(11)}</tr>`
+    return `<tr>${head}<td class="bad">${esc(p.state)}: ${esc(p.reason)}</td><td>${humanDuration(p.uptimeSec)}</td>${'<td>–</td>'.repeat(16)}</tr>`
   }
   const pool = p.pool
   return `<tr>${head}<td>${esc(p.state)}</td><td>${humanDuration(p.uptimeSec)}</td><td>${int(p.accesses)}</td><td>${fixed(p.reqPerSec, 2)}</td>` +
     `<td>${p.slots.busy + p.slots.finishing}</td><td>${p.slots.idle}</td><td>${pool.threads} of ${pool.minThreads === pool.maxThreads ? pool.maxThreads : `${pool.minThreads}–${pool.maxThreads}`}</td>` +
-    `<td>${pool.queued} / ${pool.maxQueue}</td>${count(pool.rejected)}${count(pool.timedOut)}${count(pool.crashed)}<td>${int(pool.recycled)}</td>` +
-    `<td>${Math.round(p.eventLoopUtilization * 100)} %</td></tr>`
+    `<td>${pool.queued} / ${pool.maxQueue}</td>${count(pool.rejected)}${count(pool.timedOut)}${count(pool.crashed)}<td>${int(pool.recycled)}${pool.recycledMemory > 0 ? ` + ${int(pool.recycledMemory)} mem` : ''}</td>` +
+    `<td>${Math.round(p.eventLoopUtilization * 100)} %</td>` +
+    `<td>${int(p.connections.total)}</td><td>${int(p.connections.keepAlive)}</td><td>${int(p.connections.writing)}</td><td>${int(p.connections.closing)}</td>` +
+    `<td>${mb(p.memory.rss)}</td></tr>`
 }
 
 function routeRow (r: RouteSummary): string {
@@ -173,6 +179,7 @@ function ms (value: number): string {
   return `${fixed(value, value < 10 ? 2 : 1)} ms`
 }
 
+function mb (bytes: number): string { return `${fixed(bytes / 1048576, 1)} MB` }
 function int (n: number): string { return Math.round(n).toLocaleString('en-US') }
 function fixed (n: number, digits: number): string { return n.toFixed(digits) }
 

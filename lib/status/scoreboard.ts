@@ -4,14 +4,15 @@
 import { performance } from 'node:perf_hooks'
 import type { TaskEvent, TaskResult } from '../offload.js'
 import type { PoolStats, SlotState } from '../pool.js'
+import { NO_CONNECTIONS, type ConnectionCounts } from './connections.js'
 
-/** Apache's scoreboard letters for the states a thread slot can be in. */
-export const LETTERS: Record<SlotState, string> = { idle: '_', busy: 'W', starting: 'R', finishing: 'G', open: '.' }
+/** Apache's scoreboard letters (mod_status.c) for the states a thread slot can be in: `S` is its "starting up". */
+export const LETTERS: Record<SlotState, string> = { idle: '_', busy: 'W', starting: 'S', finishing: 'G', open: '.' }
 
 export const LETTER_KEY: Array<[string, string]> = [
   ['_', 'idle thread, waiting for a task'],
   ['W', 'running a handler'],
-  ['R', 'thread (re)starting'],
+  ['S', 'thread (re)starting'],
   ['G', 'finishing its task before the process or thread is replaced'],
   ['.', 'open slot, no thread started']
 ]
@@ -47,6 +48,10 @@ export interface ProcessSnapshot {
   scoreboard: string
   slots: Record<SlotState, number>
   pool: PoolStats
+  /** open connections by state, as Apache's event MPM counts them */
+  connections: ConnectionCounts
+  /** bytes: the process's resident set and its main thread's V8 heap */
+  memory: { rss: number, heapUsed: number }
   routes: RouteSnapshot[]
 }
 
@@ -68,6 +73,7 @@ export interface SnapshotSource {
   stats: () => PoolStats
   slots: () => SlotState[]
   closing: () => boolean
+  connections?: () => ConnectionCounts
 }
 
 // Buckets grow by 2^(1/16) (~4.4 %) from 1 µs: percentiles are within that of the true value.
@@ -201,6 +207,8 @@ export class LocalStatus {
       scoreboard: slots.map((slot) => LETTERS[slot]).join(''),
       slots: countSlots(slots),
       pool: this.#source.stats(),
+      connections: this.#source.connections?.() ?? { ...NO_CONNECTIONS },
+      memory: { rss: process.memoryUsage.rss(), heapUsed: process.memoryUsage().heapUsed },
       routes: [...this.#routes].map(([route, stats]) => stats.snapshot(route))
     }
     if (workerId !== undefined) snapshot.workerId = workerId

@@ -4,6 +4,7 @@
 import { readFileSync } from 'node:fs'
 import type { TaskResult } from '../offload.js'
 import type { PoolStats, SlotState } from '../pool.js'
+import { addConnectionCounts, NO_CONNECTIONS, type ConnectionCounts } from './connections.js'
 import { LETTERS, summarizeRoute, type MissingProcess, type ProcessEntry, type ProcessSnapshot, type RouteSnapshot } from './scoreboard.js'
 
 export const VERSION: string = (JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }).version
@@ -26,6 +27,8 @@ export interface ServerStatus {
     generatedAt: string
     /** processes replaced after a crash, heartbeat kill or recycle (cluster only) */
     processRestarts: number
+    /** of those, processes recycled on purpose, by reason (max-requests, max-memory) */
+    processRecycles: Record<string, number>
     /** set when part of the picture is missing, e.g. the primary did not answer */
     note?: string
   }
@@ -38,8 +41,13 @@ export interface ServerStatus {
     bytesPerSec: number
     bytesPerReq: number
     slots: Record<SlotState, number>
+    /** processes being replaced or stopped (Apache event MPM `Stopping`) */
+    stopping: number
+    connections: ConnectionCounts
+    /** bytes, summed over the processes that answered */
+    rss: number
   } & Pick<PoolStats, 'busy' | 'idle' | 'queued' | 'maxQueue' | 'completed' | 'failed' | 'rejected' | 'queueTimedOut' |
-  'timedOut' | 'crashed' | 'dropped' | 'recycled'>
+  'timedOut' | 'crashed' | 'dropped' | 'recycled' | 'recycledMemory'>
   scoreboard: string
   processes: ProcessSummary[]
   routes: RouteSummary[]
@@ -50,6 +58,7 @@ export interface SummaryInput {
   pid: number
   startedAt: number
   processRestarts: number
+  processRecycles?: Record<string, number>
   note?: string
   processes: ProcessEntry[]
 }
@@ -77,6 +86,7 @@ export function summarize (input: SummaryInput): ServerStatus {
       uptimeSec,
       generatedAt: new Date().toISOString(),
       processRestarts: input.processRestarts,
+      processRecycles: input.processRecycles ?? {},
       ...(input.note === undefined ? {} : { note: input.note })
     },
     totals: {
@@ -88,6 +98,9 @@ export function summarize (input: SummaryInput): ServerStatus {
       bytesPerSec: bytes / uptimeSec,
       bytesPerReq: accesses === 0 ? 0 : bytes / accesses,
       slots,
+      stopping: processes.filter((p) => GRACEFUL.has(p.state)).length,
+      connections: answered.reduce((total, p) => addConnectionCounts(total, p.connections), { ...NO_CONNECTIONS }),
+      rss: sum((p) => p.memory.rss),
       busy: slots.busy + slots.finishing,
       idle: slots.idle,
       queued: sum((p) => p.pool.queued),
@@ -99,7 +112,8 @@ export function summarize (input: SummaryInput): ServerStatus {
       timedOut: sum((p) => p.pool.timedOut),
       crashed: sum((p) => p.pool.crashed),
       dropped: sum((p) => p.pool.dropped),
-      recycled: sum((p) => p.pool.recycled)
+      recycled: sum((p) => p.pool.recycled),
+      recycledMemory: sum((p) => p.pool.recycledMemory ?? 0)
     },
     scoreboard: answered.map((p) => p.scoreboard).join(''),
     processes: processes.map((p) => p.answered ? { ...p, routes: p.routes.map(withoutBuckets) } : p),

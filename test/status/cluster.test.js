@@ -52,13 +52,13 @@ describe('status across a cluster (2 processes × 2 threads)', { timeout: 90_000
       assert.equal(status.totals.processes, 2)
       assert.equal(status.totals.answered, 2)
       assert.deepEqual(status.processes.map((p) => p.pid).sort(), readyPids())
-      assert.match(status.scoreboard, /^[_WR.]{4}$/)
+      assert.match(status.scoreboard, /^[_WS.]{4}$/)
       served.add(status.server.servedBy)
     }
     assert.deepEqual([...served].sort(), readyPids(), 'both processes served the page')
     const auto = (await send(`${url}/server-status?auto`)).text
     assert.match(auto, /^Processes: 2$/m)
-    assert.match(auto, /^Scoreboard: [_WR.]{4}$/m)
+    assert.match(auto, /^Scoreboard: [_WS.]{4}$/m)
   })
 
   test('a long offloaded request shows as W on the cluster page', async () => {

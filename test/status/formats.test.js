@@ -50,10 +50,20 @@ describe('status formats', { timeout: 60_000 }, () => {
       assert.ok(key in keys, `?auto has ${key}`)
     }
     assert.match(keys.ServerVersion, /^fastify-mpm\/\d+\.\d+\.\d+ \(Node\.js v\d+/)
-    assert.match(keys.Scoreboard, /^[_WRG.]{3}$/, '3 slots (threads max 3)')
+    assert.match(keys.Scoreboard, /^[_WSG.]{3}$/, '3 slots (threads max 3)')
     assert.equal(keys.Processes, '1')
     assert.equal(keys.QueueDepth, '0')
     assert.ok(Number.isFinite(Number(keys.ReqPerSec)))
+  })
+
+  test('/server-status/ (trailing slash, as Apache tooling asks) answers like /server-status', async () => {
+    const keys = parseAuto((await srv.request('/server-status/?auto')).text)
+    assert.match(keys.ServerVersion, /^fastify-mpm\//)
+    assert.equal(keys.Processes, '1')
+    const html = await srv.request('/server-status/')
+    assert.equal(html.status, 200)
+    assert.match(html.headers['content-type'], /^text\/html/)
+    assert.equal((await srv.request('/server-status/?json')).json().server.name, 'fastify-mpm')
   })
 
   test('Total Accesses counts every request served, light routes included', async () => {
@@ -130,7 +140,7 @@ describe('status formats', { timeout: 60_000 }, () => {
     const html = res.text
     const grid = /<div class="grid">(.*?)<\/div>/.exec(html)?.[1] ?? ''
     assert.equal(grid.match(/class="cell /g)?.length, 3, 'one cell per thread slot')
-    for (const letter of ['_', 'W', 'R', 'G', '.']) assert.match(html, new RegExp(`data-state="\\w+" title="[^"]*">${letter.replace('.', '\\.')}</span>`))
+    for (const letter of ['_', 'W', 'S', 'G', '.']) assert.match(html, new RegExp(`data-state="\\w+" title="[^"]*">${letter.replace('.', '\\.')}</span>`))
     assert.match(html, /<table id="processes">[\s\S]*<td>\d+<\/td><td>–<\/td><td>ready<\/td>/)
     assert.match(html, /<td class="route">GET \/wait<\/td>/)
     assert.doesNotMatch(html, /http-equiv="refresh"/)

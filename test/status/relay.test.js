@@ -77,7 +77,7 @@ describe('status relay across node:cluster children', { timeout: 90_000 }, () =>
     assert.match(auto, /^Processes: 4$/m)
     assert.match(auto, /^ProcessesAnswered: 2$/m)
     assert.match(auto, /^ProcessRestarts: 7$/m)
-    assert.match(auto, /^Scoreboard: [_WR.]{4}$/m)
+    assert.match(auto, /^Scoreboard: [_WS.]{4}$/m)
 
     const html = (await send(`${b.url}/server-status`)).text
     assert.match(html, /cluster of 4 processes/)

@@ -152,3 +152,18 @@ expectError(app.register(mpm, { slowTaskThreshold: '1s' }))
 
 expectType<Promise<ClusterHandle>>(cluster({ app: new URL('file:///app.js'), processes: 'auto', threads: '1:4', listen: { port: 3000 } }))
 expectError(cluster({ app: new URL('file:///app.js'), processes: 'many' }))
+
+// -- operations: readiness, memory recycling, shutdown delay ------------------------------------------
+
+app.register(mpm, { readiness: true, maxThreadMemory: 256 })
+app.register(mpm, { readiness: { path: '/healthz/ready', maxQueueFraction: 0.8 } })
+expectError(app.register(mpm, { readiness: { maxQueueFraction: '50%' } }))
+expectError(app.register(mpm, { readiness: { interval: 1 } }))
+expectError(app.register(mpm, { maxThreadMemory: '256M' }))
+expectType<Promise<ClusterHandle>>(cluster({ app: new URL('file:///app.js'), shutdownDelay: 5000, maxProcessMemory: 400, maxProcessMemoryJitter: 40 }))
+expectError(cluster({ app: new URL('file:///app.js'), maxProcessMemory: '400M' }))
+declare const handle: ClusterHandle
+handle.on('recycle', (_child, requests, reason) => {
+  expectType<number>(requests)
+  expectType<'max-requests' | 'max-memory'>(reason)
+})

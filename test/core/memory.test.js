@@ -1,0 +1,51 @@
+// maxThreadMemory: a thread whose V8 heap passes the limit after a task is replaced; its answer
+// is sent first and no request fails, even with others in flight. Shown in ?auto, ?json and metrics.
+import { test } from 'node:test'
+import assert from 'node:assert/strict'
+import Fastify from 'fastify'
+import mpm, { offload } from 'fastify-mpm'
+import { fixture, startApp } from '../helpers/app.js'
+import { runConcurrently } from '../helpers/util.js'
+
+test('a leaking handler: its thread is recycled past maxThreadMemory, with zero failed requests', { timeout: 60_000 }, async (t) => {
+  const srv = await startApp({ threads: 2, maxThreadMemory: 48, status: true, metrics: true }, (app) => {
+    app.get('/leak', offload(fixture('leak.js')))
+  })
+  t.after(() => srv.close())
+  // 40 requests of 8 MB, 4 at a time over 2 threads: each thread passes 48 MB every ~6 tasks.
+  const results = await runConcurrently(40, 4, async () => await srv.request('/leak?mb=8'))
+  const failed = results.filter((r) => r.status !== 200)
+  assert.deepEqual(failed.map((r) => `${r.status} ${r.text}`), [], 'no request failed')
+  const bodies = results.map((r) => r.json())
+  assert.ok(new Set(bodies.map((b) => b.threadId)).size > 2, 'new threads took over from the recycled ones')
+  assert.ok(Math.max(...bodies.map((b) => b.heldMb)) <= 48 + 8 * 2, 'no thread held much more than the limit')
+
+  const status = (await srv.request('/server-status?json')).json()
+  assert.ok(status.totals.recycledMemory >= 3, `recycledMemory ${status.totals.recycledMemory}`)
+  assert.equal(status.totals.recycled, 0, 'maxTasksPerThread recycles are counted apart')
+  assert.equal(status.totals.crashed, 0)
+  const auto = (await srv.request('/server-status?auto')).text
+  assert.match(auto, new RegExp(`^ThreadsRecycledMemory: ${status.totals.recycledMemory}$`, 'm'))
+  const metrics = (await srv.request('/metrics')).text
+  assert.match(metrics, /^fastify_mpm_thread_restarts_total\{reason="memory"\} [1-9]\d*$/m)
+  assert.ok(srv.logs.lines.some((l) => l.msg === 'fastify-mpm: recycling a thread whose heap passed maxThreadMemory' && l.heapUsed > 48 * 1048576))
+})
+
+test('below the limit nothing is recycled; bad values name the option', { timeout: 30_000 }, async (t) => {
+  const srv = await startApp({ threads: 1, maxThreadMemory: 512, status: true }, (app) => {
+    app.get('/leak', offload(fixture('leak.js')))
+  })
+  t.after(() => srv.close())
+  const ids = new Set()
+  for (let i = 0; i < 5; i++) ids.add((await srv.request('/leak?mb=1')).json().threadId)
+  assert.equal(ids.size, 1)
+  assert.equal((await srv.request('/server-status?json')).json().totals.recycledMemory, 0)
+
+  for (const bad of [-1, 1.5, '64']) {
+    const app = Fastify()
+    const err = await app.register(mpm, { threads: 1, maxThreadMemory: bad }).ready().then(() => null, (e) => e)
+    await app.close().catch(() => {})
+    assert.equal(err?.code, 'FST_MPM_INVALID_OPTION')
+    assert.match(err.message, /maxThreadMemory/)
+  }
+})
