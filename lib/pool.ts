@@ -85,6 +85,8 @@ type Counter = 'completed' | 'failed' | 'rejected' | 'queueTimedOut' | 'timedOut
 
 const THREAD_ENTRY = new URL('./thread.js', import.meta.url)
 const LOG_GRACE_MS = 1000
+/** Times one task may be handed on from a retiring thread before it fails as it is. */
+const MAX_HANDOVERS = 3
 let poolSeq = 0
 
 // tinypool announces new threads nowhere, and starts some on its own (replacing a dead one, then
@@ -267,17 +269,18 @@ export class ThreadPool {
       // tinypool answers an abort of a running task by terminating its thread and starting another.
       timer = setTimeout(() => { timedOut = true; abort?.abort() }, timeout)
     }
+    let handovers = 0
     try {
       for (;;) {
         let outcome: Outcome
         try {
           outcome = await tp.run(task, abort === undefined ? undefined : { signal: abort })
         } catch (err) {
-          if ((err as { code?: string }).code === 'FST_MPM_THREAD_RETIRED') continue
+          if (this.#neverRan(err as Error, timedOut) && ++handovers <= MAX_HANDOVERS) continue
           this.#settleLogs(task.id, Infinity)
           throw this.#explain(err as Error, timedOut, timeout)
         }
-        if (outcome.refused === true) continue
+        if (outcome.refused === true && ++handovers <= MAX_HANDOVERS) continue
         if (outcome.x !== undefined) this.#retire(tp, outcome.x, outcome.xh)
         this.#counts[outcome.ok ? 'completed' : 'failed']++
         this.#settleLogs(task.id, outcome.lc)
@@ -347,6 +350,18 @@ export class ThreadPool {
     this.#counts.dropped++
     waiting.reject(new FST_MPM_TASK_DROPPED())
     if (this.#isIdle()) this.#notifyIdle()
+  }
+
+  /**
+   * True when the task was caught by a retiring thread and cannot have run there: refused by it
+   * (RETIRED), or handed to it by tinypool after it was removed — tinypool marks a removed
+   * thread available again when its last message arrives, and terminating it then fails the task
+   * with "Terminating worker thread". A retired thread never runs another task, so it is safe to
+   * hand the task to another one.
+   */
+  #neverRan (err: Error & { code?: string }, timedOut: boolean): boolean {
+    if (err.code === 'FST_MPM_THREAD_RETIRED') return true
+    return !timedOut && !this.#closing && err.message === 'Terminating worker thread'
   }
 
   /** Turns a tinypool rejection into the error the request should see, and counts it. */
