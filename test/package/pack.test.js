@@ -1,8 +1,8 @@
 // The package as someone else gets it: a copy of the repository as a fresh clone has it (no
 // dist/) is packed with `npm pack`, the tarball is installed beside fastify into an empty app from
 // npm's cache (offline: the repository's own lockfile pins every version `npm ci` already
-// fetched), and that app runs the README's first app, type-checks against the package's types and
-// runs `npx fastify-mpm --version`.
+// fetched), and that app runs the README's first app and cluster app, type-checks against the
+// package's types and runs `npx fastify-mpm --version`.
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import { execFile, spawn } from 'node:child_process'
@@ -146,6 +146,29 @@ test('a fresh clone packs into a complete tarball that installs beside fastify a
   assert.deepEqual((await send(`${url}/hello`)).json(), { hello: 'world' })
   assert.equal((await send(`${url}/fib/99`)).status, 422)
   server.kill('SIGINT')
+
+  // -- the README's cluster app, as pasted, under the installed CLI --
+  assert.ok(readme['app.js'] && readme['handlers/hash.js'], 'the README shows app.js and handlers/hash.js')
+  writeFileSync(join(app, 'app.js'), readme['app.js'])
+  writeFileSync(join(app, 'handlers/hash.js'), readme['handlers/hash.js'])
+  const primary = spawn(process.execPath, [join(app, 'node_modules/.bin/fastify-mpm'), 'start', './app.js', '--processes', '2', '--threads', '1', '--port', '0'],
+    { cwd: app, stdio: ['ignore', 'pipe', 'pipe'] })
+  t.after(() => primary.kill('SIGKILL'))
+  let logged = ''
+  primary.stderr.on('data', (chunk) => { logged += chunk })
+  const primaryExit = new Promise((resolve) => primary.once('exit', (code) => resolve(code)))
+  const clusterUrl = await withDeadline(new Promise((resolve, reject) => {
+    primary.stdout.on('data', (chunk) => {
+      logged += chunk
+      const found = /"msg":"listening on (http:\/\/127\.0\.0\.1:\d+)"/.exec(logged)
+      if (found) resolve(found[1])
+    })
+    primaryExit.then((code) => reject(new Error(`fastify-mpm start exited with ${code}:\n${logged}`)))
+  }), 60_000, 'the README cluster app to listen')
+  assert.equal((await send(`${clusterUrl}/hash?rounds=1000`)).json().rounds, 1000)
+  assert.deepEqual((await send(`${clusterUrl}/hello`)).json(), { hello: 'world' })
+  primary.kill('SIGTERM')
+  assert.equal(await withDeadline(primaryExit, 30_000, 'the cluster to stop'), 0)
 
   // -- its types, under the app's own tsc --
   writeFileSync(join(app, 'tsconfig.json'), JSON.stringify({
