@@ -26,7 +26,7 @@ function makeLogger (taskId: number, threshold: number, write: LogWriter, counte
       : (...args: unknown[]) => {
           if (bindings !== undefined) args = typeof args[0] === 'object' && args[0] !== null ? [{ ...bindings, ...args[0] }, ...args.slice(1)] : [bindings, ...args]
           counter.lines++
-          write(encodeLogArgs({ i: taskId, l: level }, args))
+          write(encodeLogArgs({ i: taskId, l: level, t: Date.now() }, args))
         }
   }
   return log

@@ -88,10 +88,14 @@ const plugin: FastifyPluginAsync<MpmOptions> = async function fastifyMpm (fastif
   })
 
   // Load every handler module once, in a thread, so a missing file or export fails ready().
-  fastify.addHook('onReady', async () => { await verifyHandlerModules(pool, routes) })
+  fastify.addHook('onReady', async () => {
+    await verifyHandlerModules(pool, routes)
+    fastify.log.info({ routes: routes.map(({ route, target }) => ({ route, module: target.href, export: target.exportName })) },
+      routes.length === 0 ? 'fastify-mpm: no offloaded routes' : `fastify-mpm: offloaded routes: ${routes.map((r) => r.route).join(', ')}`)
+  })
 
   // Status page, metrics and slow log: each off unless its option is set.
-  await registerStatus(fastify, mpm)
+  await registerStatus(fastify, mpm, () => routes.map((r) => r.route))
   if (options.readiness !== null) registerReadiness(fastify, pool, options.readiness)
 
   // -- decorators --

@@ -12,6 +12,7 @@ import {
   FST_MPM_TASK_TIMEOUT, FST_MPM_THREAD_CRASHED, FST_MPM_THREAD_EXITED, FST_MPM_THREAD_RETIRED
 } from './errors.js'
 import { invoke } from './invoke.js'
+import { loggerAt } from './log-time.js'
 import { decodeLogArgs, LEVELS, TaskKind, type LogLine, type Outcome, type ProbeProblem, type RouteTask, type RunTask } from './marshal.js'
 import type { ResolvedOptions } from './options.js'
 import type { ThreadData } from './thread.js'
@@ -470,5 +471,5 @@ export class OneShotAbort implements AbortSignalLike {
 function writeLog (log: LoggerLike, line: LogLine): void {
   const method = LEVELS[line.l] ?? 'info'
   const [obj, msg] = decodeLogArgs(line)
-  log[method](obj, msg)
+  loggerAt(log, line.t)[method](obj, msg)
 }

@@ -23,3 +23,8 @@ app.post('/report', {
 
 const address = await app.listen({ port: Number(process.env.PORT ?? 3000), host: '127.0.0.1' })
 console.log(`try: curl -s -X POST -H 'content-type: application/json' -d '{"from":1,"to":1000000}' ${address}/report`)
+
+// Ctrl-C or SIGTERM: let requests in flight finish, close the pool, exit 0.
+for (const signal of ['SIGINT', 'SIGTERM']) {
+  process.once(signal, () => { app.close().then(() => process.exit(0), () => process.exit(1)) })
+}

@@ -2,13 +2,11 @@
 // fastify-mpm start ./app.js --processes 4 --threads 1:4 --port 3000
 // The primary of a cluster, from the command line; flags map 1:1 onto cluster() options.
 
+import { readFileSync } from 'node:fs'
 import { availableParallelism } from 'node:os'
-import { resolve } from 'node:path'
-import { pathToFileURL } from 'node:url'
-import { parseArgs } from 'node:util'
-import { parseThreads } from '../options.js'
+import { parseCommandLine, UsageError } from './cli-args.js'
 import { cluster } from './index.js'
-import { defaultThreadsPerProcess, type ClusterOptions } from './options.js'
+import { defaultThreadsPerProcess } from './options.js'
 
 function help (): string {
   const cores = availableParallelism()
@@ -37,7 +35,8 @@ function help (): string {
       'kill and replace a process whose event loop is blocked this long'],
     ['--boot-timeout <ms>', '60000 (0 = none)', '– / worker_boot_timeout / –',
       'a process must build the app and listen within this'],
-    ['-h, --help', 'this text', '', '']
+    ['-h, --help', 'this text', '', ''],
+    ['-v, --version', 'print the version', '', '']
   ]
   const options = rows.map(([flag, def, equivalent, what]) => {
     let text = `  ${flag.padEnd(27)} ${def.padEnd(24)} ${equivalent}`.trimEnd()
@@ -45,6 +44,7 @@ function help (): string {
     return text
   }).join('\n')
   return `Usage: fastify-mpm start <app module> [options]
+       fastify-mpm --version
 
 Runs the app module (its default export builds and returns a Fastify instance, not listening)
 in N processes × M threads, like Apache's worker MPM. A .ts module runs under tsx.
@@ -60,82 +60,29 @@ Signals to the primary (its pid is in the "listening on" line):
 `
 }
 
-function integerFlag (name: string, value: string | undefined): number | undefined {
-  if (value === undefined) return undefined
-  if (!/^\d+$/.test(value.trim())) throw new UsageError(`--${name} must be a whole number, got "${value}"`)
-  return Number(value)
-}
-
-class UsageError extends Error {}
-
 function prefixed (message: string): string {
   return message.startsWith('fastify-mpm:') ? message : `fastify-mpm: ${message}`
 }
 
-function parse (argv: string[]): { command: string | undefined, options: ClusterOptions | undefined } {
-  const { values, positionals } = parseArgs({
-    args: argv,
-    allowPositionals: true,
-    strict: true,
-    options: {
-      processes: { type: 'string', short: 'p' },
-      threads: { type: 'string', short: 't' },
-      port: { type: 'string' },
-      host: { type: 'string' },
-      'graceful-timeout': { type: 'string' },
-      'shutdown-delay': { type: 'string' },
-      'max-requests': { type: 'string' },
-      'max-requests-jitter': { type: 'string' },
-      'max-memory': { type: 'string' },
-      'max-memory-jitter': { type: 'string' },
-      'heartbeat-timeout': { type: 'string' },
-      'boot-timeout': { type: 'string' },
-      help: { type: 'boolean', short: 'h' }
-    }
-  })
-  const [command, app, ...rest] = positionals
-  if (values.help === true || command === undefined || command === 'help') return { command: 'help', options: undefined }
-  if (command !== 'start') throw new UsageError(`unknown command "${command}" (try: fastify-mpm start ./app.js)`)
-  if (app === undefined) throw new UsageError('start needs the app module: fastify-mpm start ./app.js')
-  if (rest.length > 0) throw new UsageError(`unexpected argument "${rest[0]}"`)
-
-  const processes = values.processes === undefined || values.processes === 'auto'
-    ? 'auto'
-    : integerFlag('processes', values.processes)
-  // Validate here so a typo is a usage error naming the flag, not a child's boot failure.
-  if (values.threads !== undefined) parseThreads(values.threads, '--threads')
-  return {
-    command,
-    options: {
-      app: pathToFileURL(resolve(app)),
-      processes,
-      threads: values.threads,
-      listen: {
-        port: integerFlag('port', values.port ?? process.env.PORT) ?? 3000,
-        host: values.host ?? process.env.HOST ?? '127.0.0.1'
-      },
-      gracefulTimeout: integerFlag('graceful-timeout', values['graceful-timeout']),
-      shutdownDelay: integerFlag('shutdown-delay', values['shutdown-delay']),
-      maxRequestsPerProcess: integerFlag('max-requests', values['max-requests']),
-      maxRequestsJitter: integerFlag('max-requests-jitter', values['max-requests-jitter']),
-      maxProcessMemory: integerFlag('max-memory', values['max-memory']),
-      maxProcessMemoryJitter: integerFlag('max-memory-jitter', values['max-memory-jitter']),
-      heartbeatTimeout: integerFlag('heartbeat-timeout', values['heartbeat-timeout']),
-      bootTimeout: integerFlag('boot-timeout', values['boot-timeout'])
-    }
-  }
+function version (): string {
+  return (JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }).version
 }
 
 async function main (): Promise<void> {
   let parsed
   try {
-    parsed = parse(process.argv.slice(2))
+    parsed = parseCommandLine(process.argv.slice(2))
   } catch (err) {
-    process.stderr.write(`${prefixed((err as Error).message)}\nRun fastify-mpm --help for the options.\n`)
+    if (!(err instanceof UsageError)) throw err
+    process.stderr.write(`${prefixed(err.message)}\n`)
     process.exitCode = 2
     return
   }
-  if (parsed.command === 'help' || parsed.options === undefined) {
+  if (parsed.command === 'version') {
+    process.stdout.write(`${version()}\n`)
+    return
+  }
+  if (parsed.command === 'help') {
     process.stdout.write(help())
     return
   }
@@ -145,7 +92,7 @@ async function main (): Promise<void> {
   } catch (err) {
     // Bad input is a usage error (2); a process that could not boot is a failed start (1).
     const invalid = (err as { code?: string }).code === 'FST_MPM_INVALID_OPTION'
-    process.stderr.write(`${prefixed((err as Error).message)}\n${invalid ? 'Run fastify-mpm --help for the options.\n' : ''}`)
+    process.stderr.write(`${prefixed((err as Error).message)}${invalid ? ' (fastify-mpm --help lists the options)' : ''}\n`)
     process.exitCode = invalid ? 2 : 1
     return
   }

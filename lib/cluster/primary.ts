@@ -147,6 +147,11 @@ export class Primary extends EventEmitter<ClusterEvents> implements ClusterHandl
       await Promise.all(handles.map(async (h) => await h.ready))
     } catch (err) {
       if (this.#state === 'starting') {
+        // The processes still booting serve nothing yet: kill them rather than ask them to close.
+        // A child that closes its server while node:cluster's listen is still pending crashes
+        // inside Node (listenOnPrimaryHandle: "Cannot read properties of null (reading
+        // 'close')") and prints that trace before our own line.
+        for (const child of this.#children.values()) if (child.state === 'booting') child.kill('boot-failure')
         this.#exitCode = 1
         this.#log.error({ pid: process.pid, reason: 'boot-failure', err },
           `start failed: ${(err as Error).message}`)

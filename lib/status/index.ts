@@ -19,7 +19,8 @@ import { summarize, type ServerStatus } from './summary.js'
 const ASK_PRIMARY_TIMEOUT = 2500
 const MAX_REFRESH = 3600
 
-export async function registerStatus (fastify: FastifyInstance, mpm: Mpm): Promise<void> {
+/** `routes` names the offloaded routes, so the page lists each from the start (with zero counts). */
+export async function registerStatus (fastify: FastifyInstance, mpm: Mpm, routes: () => string[] = () => []): Promise<void> {
   const { status, metrics, slowTaskThreshold } = mpm.options
   if (slowTaskThreshold > 0) mpm.onTask(slowLog(fastify.log, slowTaskThreshold))
   if (status === null && metrics === null) return
@@ -31,7 +32,7 @@ export async function registerStatus (fastify: FastifyInstance, mpm: Mpm): Promi
   const connections = (): ReturnType<ConnectionTracker['counts']> => tracker.counts()
 
   if (status !== null) {
-    const local = new LocalStatus({ stats: () => pool.stats(), slots: () => pool.slots(), closing: () => pool.closing, connections })
+    const local = new LocalStatus({ stats: () => pool.stats(), slots: () => pool.slots(), closing: () => pool.closing, connections, routes })
     mpm.onTask(local.task)
     fastify.addHook('onResponse', (_request, reply, done) => {
       local.served(reply.getHeader('content-length'))

@@ -74,6 +74,8 @@ export interface SnapshotSource {
   slots: () => SlotState[]
   closing: () => boolean
   connections?: () => ConnectionCounts
+  /** the offloaded routes, listed before their first request */
+  routes?: () => string[]
 }
 
 // Buckets grow by 2^(1/16) (~4.4 %) from 1 µs: percentiles are within that of the true value.
@@ -192,6 +194,7 @@ export class LocalStatus {
   }
 
   snapshot (workerId?: number): ProcessSnapshot {
+    for (const route of this.#source.routes?.() ?? []) if (!this.#routes.has(route)) this.#routes.set(route, new RouteStats())
     const slots = this.#source.slots()
     const uptimeSec = Math.max((Date.now() - this.startedAt) / 1000, 0.001)
     const snapshot: ProcessSnapshot = {

@@ -1,7 +1,7 @@
 // The fastify-mpm CLI as a user runs it: a real primary process, its signals, its exit code.
 import assert from 'node:assert/strict'
 import { execFile } from 'node:child_process'
-import { existsSync } from 'node:fs'
+import { existsSync, readFileSync } from 'node:fs'
 import { createServer } from 'node:net'
 import { describe, test, before, after } from 'node:test'
 import { promisify } from 'node:util'
@@ -32,6 +32,15 @@ test('--help lists every option with its default and the Apache/Puma/Gunicorn na
   assert.match(stdout, /SIGHUP/)
 })
 
+test('--version prints the package version', async () => {
+  const { version } = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8'))
+  for (const flag of ['--version', '-v']) {
+    const { stdout, stderr } = await run(process.execPath, [CLI, flag])
+    assert.equal(stdout, `${version}\n`)
+    assert.equal(stderr, '')
+  }
+})
+
 test('a bad flag or a missing app module is a usage error (exit 2) naming it; nothing is forked', async () => {
   const bad = await run(process.execPath, [CLI, 'start', fixture('app.js'), '--threads', 'lots']).catch((err) => err)
   assert.equal(bad.code, 2)
@@ -42,6 +51,33 @@ test('a bad flag or a missing app module is a usage error (exit 2) naming it; no
   const missing = await run(process.execPath, [CLI, 'start', fixture('nope.js')]).catch((err) => err)
   assert.equal(missing.code, 2)
   assert.match(missing.stderr, /nope\.js does not exist/)
+})
+
+test('every bad flag or value: one line naming the flag as typed and what it accepts, exit 2', async () => {
+  const cases = [
+    [['--proccesses', '2'], 'fastify-mpm: unknown option --proccesses (did you mean --processes?)'],
+    [['--treads', '2'], 'fastify-mpm: unknown option --treads (did you mean --threads?)'],
+    [['--threads.min', '2'], 'fastify-mpm: unknown option --threads.min (did you mean --threads?)'],
+    [['--graceful-timeout', '-5'], 'fastify-mpm: --graceful-timeout must be a whole number of milliseconds, 0 or more; got "-5"'],
+    [['--port', '70000'], 'fastify-mpm: --port must be a whole number from 0 to 65535; got "70000"'],
+    [['--threads', '3:1'], 'fastify-mpm: --threads must be a whole number "n" or "min:max" with min <= max, e.g. 4 or 1:4; got "3:1"'],
+    [['-p', '0'], 'fastify-mpm: -p must be a whole number from 1 to 1024, or "auto"; got "0"'],
+    [['--max-requests', '1e3'], 'fastify-mpm: --max-requests must be a whole number, 0 (never) or more; got "1e3"'],
+    [['--boot-timeout'], 'fastify-mpm: --boot-timeout needs a value: a whole number of milliseconds, 0 or more (0 = no limit)'],
+    [['--help=yes'], 'fastify-mpm: --help takes no value']
+  ]
+  for (const [flags, line] of cases) {
+    const err = await run(process.execPath, [CLI, 'start', fixture('app.js'), ...flags]).catch((e) => e)
+    assert.equal(err.code, 2, flags.join(' '))
+    assert.equal(err.stderr, `${line}\n`, flags.join(' '))
+    assert.equal(err.stdout, '', 'nothing started')
+  }
+  const unknown = await run(process.execPath, [CLI, 'start', fixture('app.js'), '-x']).catch((e) => e)
+  assert.equal(unknown.code, 2)
+  assert.match(unknown.stderr, /^fastify-mpm: unknown option -x \(options: -p\/--processes, -t\/--threads, --port, .*--version\)\n$/)
+  const env = await run(process.execPath, [CLI, 'start', fixture('app.js')], { env: { ...process.env, PORT: 'http' } }).catch((e) => e)
+  assert.equal(env.code, 2)
+  assert.equal(env.stderr, 'fastify-mpm: $PORT must be a whole number from 0 to 65535; got "http"\n')
 })
 
 describe('fastify-mpm start app.js --processes 2 --threads 1:2', { timeout: 120_000 }, () => {
@@ -159,17 +195,20 @@ test('an app module that throws: start fails with its error, exit 1, no fork loo
   assert.ok(cli.logs.find((l) => l.msg.startsWith('start failed') && l.reason === 'boot-failure'))
 })
 
-test('a port already taken: start fails with EADDRINUSE, exit 1', { timeout: 60_000 }, async (t) => {
-  const blocker = createServer()
-  await new Promise((resolve) => blocker.listen(0, '127.0.0.1', resolve))
-  t.after(() => blocker.close())
-  const cli = runCli(['start', fixture('app.js'), '--processes', '2', '--port', String(blocker.address().port)])
-  t.after(() => cli.kill())
-  const { code } = await cli.exited
-  assert.equal(code, 1)
-  assert.match(cli.stderr, /EADDRINUSE/)
-  assert.equal(forkedPids(cli.logs.lines).length, 2)
-})
+for (const processes of [1, 2, 4]) {
+  test(`a port already taken, ${processes} process(es): start fails with one clean EADDRINUSE line, exit 1`, { timeout: 60_000 }, async (t) => {
+    const blocker = createServer()
+    await new Promise((resolve) => blocker.listen(0, '127.0.0.1', resolve))
+    t.after(() => blocker.close())
+    const cli = runCli(['start', fixture('app.js'), '--processes', String(processes), '--port', String(blocker.address().port)])
+    t.after(() => cli.kill())
+    const { code } = await cli.exited
+    assert.equal(code, 1)
+    // No Node internals trace from a child closing while node:cluster's listen was pending.
+    assert.match(cli.stderr, /^fastify-mpm: process \d+ failed to boot: bind EADDRINUSE 127\.0\.0\.1:\d+ \(EADDRINUSE\)\n$/)
+    assert.equal(forkedPids(cli.logs.lines).length, processes)
+  })
+}
 
 test('processes that keep crashing after boot: respawned with backoff, then the crash loop stops the cluster', { timeout: 90_000 }, async (t) => {
   const cli = runCli(['start', fixture('app.js'), '--processes', '2', '--port', '0'], { env: { FIXTURE_CRASH_AFTER_MS: '100' } })

@@ -3,7 +3,7 @@ import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import Fastify from 'fastify'
 import mpm, { offload, errors } from 'fastify-mpm'
-import { fixture } from '../helpers/app.js'
+import { fixture, startApp } from '../helpers/app.js'
 
 /** Builds an app, registers the plugin and routes, and returns what ready() rejects with. */
 async function readyError (mpmOptions, routes = () => {}) {
@@ -162,4 +162,29 @@ test('an offloaded route on an instance without the plugin answers FST_MPM_NOT_R
   } finally {
     await app.close()
   }
+})
+
+test('ready() logs one info line listing the offloaded routes: route, module, export', { timeout: 20_000 }, async (t) => {
+  const srv = await startApp({ threads: 1 }, (app) => {
+    app.get('/ok', offload(fixture('responses.js')))
+    app.post('/named', offload(fixture('responses.js'), { export: 'echo' }))
+    app.get('/light', async () => 'inline')
+  }, { listen: false })
+  t.after(() => srv.close())
+  const lines = srv.logs.filter((l) => typeof l.msg === 'string' && l.msg.startsWith('fastify-mpm: offloaded routes'))
+  assert.equal(lines.length, 1)
+  const [line] = lines
+  assert.equal(line.level, 30)
+  assert.equal(line.msg, 'fastify-mpm: offloaded routes: GET /ok, HEAD /ok, POST /named')
+  assert.deepEqual(line.routes, [
+    { route: 'GET /ok', module: fixture('responses.js').href, export: 'default' },
+    { route: 'HEAD /ok', module: fixture('responses.js').href, export: 'default' },
+    { route: 'POST /named', module: fixture('responses.js').href, export: 'echo' }
+  ])
+})
+
+test('an app without offloaded routes says so at ready()', { timeout: 20_000 }, async (t) => {
+  const srv = await startApp({ threads: 1 }, (app) => { app.get('/light', async () => 'inline') }, { listen: false })
+  t.after(() => srv.close())
+  assert.ok(srv.logs.find((l) => l.msg === 'fastify-mpm: no offloaded routes' && l.level === 30))
 })

@@ -162,3 +162,27 @@ describe('status formats', { timeout: 60_000 }, () => {
     assert.equal(srv.logs.filter((l) => /slow task/.test(l.msg ?? '') && l.route === 'GET /quick').length, 0)
   })
 })
+
+test('every offloaded route is listed from the start, with zero counts (?json and HTML)', { timeout: 20_000 }, async (t) => {
+  const srv = await startApp({ threads: 1, status: true }, (app) => {
+    app.get('/quick', offload(handlers))
+    app.post('/wait', offload(handlers, { export: 'wait' }))
+    app.get('/light', async () => ({ light: true }))
+  })
+  t.after(() => srv.close())
+  const status = (await srv.request('/server-status?json')).json()
+  assert.deepEqual(status.routes.map((r) => r.route), ['GET /quick', 'HEAD /quick', 'POST /wait'])
+  for (const route of status.routes) {
+    assert.deepEqual({ count: route.count, meanMs: route.meanMs, p99Ms: route.p99Ms, results: route.results },
+      { count: 0, meanMs: 0, p99Ms: 0, results: {} }, route.route)
+  }
+  assert.deepEqual(status.processes[0].routes.map((r) => r.route), ['GET /quick', 'HEAD /quick', 'POST /wait'])
+  const html = (await srv.request('/server-status')).text
+  assert.match(html, /<td class="route">GET \/quick<\/td>/)
+  assert.match(html, /<td class="route">POST \/wait<\/td>/)
+  // Counting still works once a route has run.
+  assert.equal((await srv.request('/quick')).status, 200)
+  const after = (await srv.request('/server-status?json')).json()
+  assert.equal(after.routes.find((r) => r.route === 'GET /quick').count, 1)
+  assert.equal(after.routes.find((r) => r.route === 'POST /wait').count, 0)
+})

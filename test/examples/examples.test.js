@@ -1,0 +1,85 @@
+// Every example as its README runs it: it has a README (start, curl, stop), it starts, answers
+// what the README curls, and stops with exit code 0 on Ctrl-C (SIGINT).
+import { test } from 'node:test'
+import assert from 'node:assert/strict'
+import { spawn } from 'node:child_process'
+import { readdirSync, readFileSync, statSync } from 'node:fs'
+import { join } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import { send } from '../helpers/app.js'
+import { withDeadline } from '../helpers/util.js'
+
+const root = fileURLToPath(new URL('../../', import.meta.url))
+const TSX = fileURLToPath(new URL('../../node_modules/tsx/dist/cli.mjs', import.meta.url))
+const CLI = fileURLToPath(new URL('../../dist/cluster/cli.js', import.meta.url))
+
+const json = { 'content-type': 'application/json' }
+const examples = {
+  demo: {
+    args: ['examples/demo/server.js'],
+    async check (url) {
+      assert.deepEqual((await send(`${url}/fib/20`)).json().value, 6765)
+      assert.equal((await send(`${url}/hello`)).json().hello, 'world')
+      assert.equal((await send(`${url}/fib/x`)).status, 400)
+    }
+  },
+  schema: {
+    args: ['examples/schema/server.js'],
+    async check (url) {
+      const ok = await send(`${url}/report`, { method: 'POST', headers: json, body: JSON.stringify({ from: 1, to: 1000 }) })
+      assert.equal(ok.status, 200)
+      assert.deepEqual(Object.keys(ok.json()).sort(), ['computedBy', 'from', 'to', 'total'], 'internal is not serialized')
+      assert.equal((await send(`${url}/report`, { method: 'POST', headers: json, body: '{"from":1}' })).status, 400)
+    }
+  },
+  typescript: {
+    args: [TSX, 'examples/typescript/server.ts'],
+    async check (url) {
+      const res = await send(`${url}/fib/20`)
+      assert.equal(res.headers['x-handler'], 'typescript')
+      assert.deepEqual(res.json(), { n: 20, value: 6765 })
+    }
+  },
+  cluster: {
+    args: [CLI, 'start', 'examples/cluster/app.js', '--processes', '2', '--threads', '1'],
+    async check (url) {
+      assert.equal((await send(`${url}/hello`)).json().hello, 'world')
+      assert.equal((await send(`${url}/hash?rounds=1000`)).json().rounds, 1000)
+    }
+  }
+}
+
+test('every example directory has a README that says how to start, what to curl and how to stop', () => {
+  const dirs = readdirSync(join(root, 'examples')).filter((name) => statSync(join(root, 'examples', name)).isDirectory())
+  assert.deepEqual(dirs.sort(), Object.keys(examples).sort(), 'every example is exercised below')
+  for (const name of dirs) {
+    const readme = readFileSync(join(root, 'examples', name, 'README.md'), 'utf8')
+    assert.match(readme, /curl/, `${name}/README.md says what to curl`)
+    assert.match(readme, /Ctrl-C/, `${name}/README.md says how to stop`)
+    assert.match(readme, /```sh\n/, `${name}/README.md shows how to start`)
+  }
+})
+
+for (const [name, example] of Object.entries(examples)) {
+  test(`examples/${name}: starts, answers, and exits 0 on Ctrl-C`, { timeout: 60_000 }, async (t) => {
+    const proc = spawn(process.execPath, example.args, {
+      cwd: root, env: { ...process.env, PORT: '0', LOG_LEVEL: 'warn' }, stdio: ['ignore', 'pipe', 'pipe']
+    })
+    t.after(() => { if (proc.exitCode === null && proc.signalCode === null) proc.kill('SIGKILL') })
+    let out = ''
+    proc.stderr.on('data', (chunk) => { out += chunk })
+    const exited = new Promise((resolve) => proc.once('exit', (code, signal) => resolve({ code, signal })))
+    const url = await withDeadline(new Promise((resolve, reject) => {
+      proc.stdout.on('data', (chunk) => {
+        out += chunk
+        const found = /(http:\/\/127\.0\.0\.1:[1-9]\d*)/.exec(out)
+        if (found) resolve(found[1])
+      })
+      exited.then(({ code }) => reject(new Error(`exited with ${code} before listening:\n${out}`)))
+    }), 45_000, `examples/${name} to listen`)
+    await example.check(url)
+    proc.kill('SIGINT')
+    const { code, signal } = await withDeadline(exited, 20_000, `examples/${name} to stop`)
+    assert.deepEqual({ code, signal }, { code: 0, signal: null }, out)
+  })
+}
