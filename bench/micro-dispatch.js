@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 // Dispatch cost without HTTP: N trivial tasks, `concurrency` in flight, through a bare tinypool
-// and through fastify-mpm's ThreadPool (the built dist/pool.js), each variant in a fresh
+// and through fastify-mpm's ThreadPool (the built dist/core/pool.js), each variant in a fresh
 // process; CPU µs per task is the process's CPU time (main + worker threads) / tasks.
 // Steadier than the HTTP figures on a shared machine, and it isolates the pool from Fastify.
 //   npm run build && node bench/micro-dispatch.js [--tasks 40000] [--runs 3] [--only a,b]
@@ -28,10 +28,10 @@ const VARIANTS = {
 
 async function tinypool (useAtomics, timer, entry = false) {
   const { default: Tinypool } = await import('tinypool')
-  // entry: tinypool loads fastify-mpm's thread entry (dist/thread.js), which runs the handler
+  // entry: tinypool loads fastify-mpm's thread entry (dist/core/thread.js), which runs the handler
   // through invoke(); the task is the RunTask the plugin would send.
   const pool = entry
-    ? new Tinypool({ filename: new URL('../dist/thread.js', import.meta.url).href, minThreads: 2, maxThreads: 2, idleTimeout: 30_000, useAtomics, workerData: { logChannel: `micro:${process.pid}`, maxTasks: 0 } })
+    ? new Tinypool({ filename: new URL('../dist/core/thread.js', import.meta.url).href, minThreads: 2, maxThreads: 2, idleTimeout: 30_000, useAtomics, workerData: { logChannel: `micro:${process.pid}`, maxTasks: 0 } })
     : new Tinypool({ filename: trivial, minThreads: 2, maxThreads: 2, idleTimeout: 30_000, useAtomics })
   if (entry) return { run: () => pool.run({ k: 1, m: trivial, e: 'default', id: 1, lv: Infinity, p: { params: {}, query: {} } }), close: () => pool.destroy() }
   const run = timer
@@ -45,7 +45,7 @@ async function tinypool (useAtomics, timer, entry = false) {
 }
 
 async function mpmPool ({ taskTimeout, log, route, signal: kind = 'lite' }) {
-  const { ThreadPool } = await import('../dist/pool.js')
+  const { ThreadPool } = await import('../dist/core/pool.js')
   const pool = new ThreadPool({ minThreads: 2, maxThreads: 2, maxQueue: 1_000, idleTimeout: 30_000, taskTimeout, maxTasksPerThread: 0, resourceLimits: undefined, log: noopLog })
   // Made only for a task that has to wait for a thread: offload() passes a small object with
   // the three members the queue uses; 'abort' is the AbortSignal it used to pass.

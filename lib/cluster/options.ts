@@ -5,8 +5,8 @@ import { availableParallelism } from 'node:os'
 import { fileURLToPath, pathToFileURL } from 'node:url'
 import { isAbsolute } from 'node:path'
 import { pino } from 'pino'
-import { FST_MPM_INVALID_OPTION } from '../errors.js'
-import { parseThreads, THREADS_ENV, type ThreadsOption } from '../options.js'
+import { FST_MPM_INVALID_OPTION } from '../core/errors.js'
+import { parseThreads, THREADS_ENV, type ThreadsOption } from '../core/options.js'
 
 /** pino-like; lifecycle lines are one JSON object each. */
 export interface ClusterLogger {

@@ -5,7 +5,7 @@
 import nodeCluster from 'node:cluster'
 import { EventEmitter } from 'node:events'
 import { fileURLToPath } from 'node:url'
-import { THREADS_ENV } from '../options.js'
+import { THREADS_ENV } from '../core/options.js'
 import { installStatusRelay, type ChildSummary } from '../status/relay.js'
 import { FST_MPM_CLUSTER_STOPPED, FST_MPM_CRASH_LOOP, FST_MPM_RELOAD_FAILED } from './errors.js'
 import { CHILD_CONFIG_ENV, type ChildConfig, type ChildMessage, type RecycleReason } from './messages.js'

@@ -4,7 +4,7 @@
 import { readFileSync } from 'node:fs'
 import { createRequire } from 'node:module'
 import { fileURLToPath, pathToFileURL } from 'node:url'
-import { FST_MPM_INVALID_OPTION } from '../errors.js'
+import { FST_MPM_INVALID_OPTION } from '../core/errors.js'
 
 const TS_FILE = /\.[cm]?tsx?$/
 

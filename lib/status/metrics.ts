@@ -3,8 +3,8 @@
 // task counters and the duration histogram are fed by mpm.onTask.
 
 import { AggregatorRegistry, Counter, Gauge, Histogram, Registry, register, type MetricObjectWithValues, type MetricValue } from 'prom-client'
-import type { TaskEvent } from '../offload.js'
-import type { PoolStats, SlotState } from '../pool.js'
+import type { TaskEvent } from '../core/offload-target.js'
+import type { PoolStats, SlotState } from '../core/pool.js'
 import type { ConnectionCounts } from './connections.js'
 import { countSlots, eventLoopUtilization } from './scoreboard.js'
 

@@ -3,9 +3,8 @@
 // its listener) or while its pool is saturated. Local and allocation-light, so a probe every
 // second costs nothing: no IPC to the primary, no status snapshot.
 
-import type { FastifyInstance, FastifyReply } from 'fastify'
-import { FST_MPM_INVALID_OPTION } from '../errors.js'
-import type { ThreadPool } from '../pool.js'
+import { FST_MPM_INVALID_OPTION } from '../core/errors.js'
+import type { ThreadPool } from '../core/pool.js'
 
 export interface ReadinessOptions {
   /** Default: `/ready`. */
@@ -60,7 +59,7 @@ export function markDraining (reason: string): void { drainingReason ??= reason 
 /** Why this process is draining, if it is. */
 export function draining (): string | undefined { return drainingReason }
 
-// -- the route ----------------------------------------------------------------------------------
+// -- the answer ---------------------------------------------------------------------------------
 
 /** Why the process should get no new work now, or undefined when it is ready. */
 export function notReady (pool: ThreadPool, opts: ResolvedReadiness): string | undefined {
@@ -73,19 +72,4 @@ export function notReady (pool: ThreadPool, opts: ResolvedReadiness): string | u
     return `saturated: all ${maxThreads} threads busy`
   }
   return undefined
-}
-
-export function registerReadiness (fastify: FastifyInstance, pool: ThreadPool, opts: ResolvedReadiness): void {
-  fastify.route({
-    method: 'GET',
-    url: opts.path,
-    // A probe a second would otherwise be most of the request log.
-    logLevel: 'warn',
-    handler: async (_request, reply: FastifyReply) => {
-      const why = notReady(pool, opts)
-      reply.header('cache-control', 'no-store').type('text/plain; charset=utf-8')
-      if (why === undefined) return reply.send('ready\n')
-      return reply.code(503).send(`not ready: ${why}\n`)
-    }
-  })
 }

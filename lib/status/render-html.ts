@@ -1,7 +1,7 @@
 // The human page: one self-contained HTML document (inline CSS, no script, no external assets),
 // so it renders the same behind any proxy and refreshes with a plain meta tag.
 
-import type { SlotState } from '../pool.js'
+import type { SlotState } from '../core/pool.js'
 import { humanDuration } from './render-auto.js'
 import { LETTER_KEY, LETTERS } from './scoreboard.js'
 import type { ProcessSummary, RouteSummary, ServerStatus } from './summary.js'

@@ -2,8 +2,8 @@
 // queue and fault counters, and per-route handler times. Plain data, so it can cross IPC.
 
 import { performance } from 'node:perf_hooks'
-import type { TaskEvent, TaskResult } from '../offload.js'
-import type { PoolStats, SlotState } from '../pool.js'
+import type { TaskEvent, TaskResult } from '../core/offload-target.js'
+import type { PoolStats, SlotState } from '../core/pool.js'
 import { NO_CONNECTIONS, type ConnectionCounts } from './connections.js'
 
 /** Apache's scoreboard letters (mod_status.c) for the states a thread slot can be in: `S` is its "starting up". */

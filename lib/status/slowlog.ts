@@ -1,8 +1,8 @@
 // PHP-FPM's slowlog for offloaded handlers: one warn line per task that ran past the threshold,
 // with what an operator needs to find it (route, request id, module, how long).
 
-import type { TaskEvent, TaskObserver, TaskResult } from '../offload.js'
-import type { LoggerLike } from '../pool.js'
+import type { TaskEvent, TaskObserver, TaskResult } from '../core/offload-target.js'
+import type { LoggerLike } from '../core/pool.js'
 
 // Tasks that never ran in a thread have no handler time to speak of.
 const NEVER_RAN: ReadonlySet<TaskResult> = new Set<TaskResult>(['rejected', 'queue-timeout', 'dropped', 'closing'])

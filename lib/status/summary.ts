@@ -2,8 +2,8 @@
 // totals, the whole scoreboard, each process, and per-route times merged across processes.
 
 import { readFileSync } from 'node:fs'
-import type { TaskResult } from '../offload.js'
-import type { PoolStats, SlotState } from '../pool.js'
+import type { TaskResult } from '../core/offload-target.js'
+import type { PoolStats, SlotState } from '../core/pool.js'
 import { addConnectionCounts, NO_CONNECTIONS, type ConnectionCounts } from './connections.js'
 import { LETTERS, summarizeRoute, type MissingProcess, type ProcessEntry, type ProcessSnapshot, type RouteSnapshot } from './scoreboard.js'
 

@@ -78,7 +78,7 @@ test('a fresh clone packs into a complete tarball that installs beside fastify a
   const { stdout: listing } = await run('tar', ['-tzf', tarball])
   const files = listing.split('\n').filter(Boolean).map((f) => f.replace(/^package\//, ''))
   for (const file of ['package.json', 'README.md', 'LICENSE', 'CHANGELOG.md', 'dist/index.js', 'dist/index.d.ts',
-    'dist/plugin.js', 'dist/thread.js', 'dist/cluster/cli.js', 'dist/cluster/child-entry.js']) {
+    'dist/fastify/plugin.js', 'dist/core/thread.js', 'dist/cluster/cli.js', 'dist/cluster/child-entry.js']) {
     assert.ok(files.includes(file), `the tarball has ${file}`)
   }
   for (const js of files.filter((f) => f.endsWith('.js'))) assert.ok(files.includes(js.replace(/\.js$/, '.d.ts')), `${js} has its .d.ts`)

@@ -3,7 +3,7 @@
 // file, instead of surprising the first request.
 
 import { FST_MPM_HANDLER_EXPORT, FST_MPM_HANDLER_MODULE } from './errors.js'
-import type { OffloadTarget } from './offload.js'
+import type { OffloadTarget } from './offload-target.js'
 import type { ThreadPool } from './pool.js'
 
 export interface OffloadedRoute { route: string, target: OffloadTarget }

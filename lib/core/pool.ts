@@ -14,7 +14,7 @@ import {
 import { invoke } from './invoke.js'
 import { loggerAt } from './log-time.js'
 import { decodeLogArgs, LEVELS, TaskKind, type LogLine, type Outcome, type ProbeProblem, type RouteTask, type RunTask } from './marshal.js'
-import type { ResolvedOptions } from './options.js'
+import type { ResolvedCoreOptions } from './options.js'
 import type { ThreadData } from './thread.js'
 
 type LogMethod = (obj: unknown, msg?: string) => void
@@ -23,7 +23,7 @@ export interface LoggerLike {
   levelVal?: number
 }
 
-export type PoolOptions = Omit<ResolvedOptions, 'retryAfter' | 'closeTimeout'> & { log: LoggerLike }
+export type PoolOptions = Omit<ResolvedCoreOptions, 'retryAfter' | 'closeTimeout'> & { log: LoggerLike }
 
 /**
  * What the queue needs of an AbortSignal. offload() passes a lighter object: an AbortSignal per

@@ -1,0 +1,54 @@
+// What an offloaded route names (a module URL, an export, an optional timeout) and what each of
+// its requests reports once it settles. Shared by every adapter: `offload()` in Fastify and
+// `mpm.offload()` in Express check their arguments here, so both fail alike, early.
+
+import { isAbsolute } from 'node:path'
+import { pathToFileURL } from 'node:url'
+import { FST_MPM_INVALID_HANDLER } from './errors.js'
+
+export interface OffloadOptions {
+  /** The module's export to run. Default: `default`. */
+  export?: string
+  /** ms this route's handler may run, overriding `taskTimeout` (0 = no limit). */
+  timeout?: number
+}
+
+export interface OffloadTarget {
+  href: string
+  exportName: string
+  timeout: number | undefined
+}
+
+export type TaskResult = 'ok' | 'error' | 'timeout' | 'queue-timeout' | 'rejected' | 'crashed' | 'dropped' | 'closing'
+
+/** One offloaded request, reported to observers (status page, metrics, slow log) once it settles. */
+export interface TaskEvent {
+  route: string
+  module: string
+  export: string
+  reqId: string
+  result: TaskResult
+  /** ms the handler ran in its thread; for timeouts and crashes, ms from dispatch until it failed. */
+  durationMs: number
+}
+export type TaskObserver = (event: TaskEvent) => void
+
+export function toModuleHref (moduleUrl: URL | string, what = 'module'): string {
+  if (moduleUrl instanceof URL) return moduleUrl.href
+  if (typeof moduleUrl !== 'string' || moduleUrl === '') {
+    throw new FST_MPM_INVALID_HANDLER(`${what} must be a URL or an absolute path, got ${JSON.stringify(moduleUrl)}`)
+  }
+  if (isAbsolute(moduleUrl)) return pathToFileURL(moduleUrl).href
+  if (/^[a-z][a-z0-9+.-]*:/i.test(moduleUrl)) return new URL(moduleUrl).href
+  throw new FST_MPM_INVALID_HANDLER(`${what} "${moduleUrl}" is relative: pass new URL('${moduleUrl}', import.meta.url)`)
+}
+
+export function offloadTarget (moduleUrl: URL | string, opts: OffloadOptions = {}): OffloadTarget {
+  const href = toModuleHref(moduleUrl)
+  const exportName = opts.export ?? 'default'
+  if (typeof exportName !== 'string' || exportName === '') throw new FST_MPM_INVALID_HANDLER('opts.export must be a non-empty string')
+  if (opts.timeout !== undefined && (!Number.isInteger(opts.timeout) || opts.timeout < 0)) {
+    throw new FST_MPM_INVALID_HANDLER(`opts.timeout must be an integer >= 0 (ms), got ${JSON.stringify(opts.timeout)}`)
+  }
+  return { href, exportName, timeout: opts.timeout }
+}

@@ -1,0 +1,125 @@
+// One offloaded request, from an adapter's plain copy of it to what the handler returned or threw:
+// the task is built, a body too deep for structured clone goes as JSON text, a queued task is
+// dropped if its response closes first, and observers hear how it ended. What the outcome means
+// for the framework's reply (replaying the reply calls, returning or throwing the value) is the
+// adapter's; everything before that is the same for every framework.
+
+import type { ServerResponse } from 'node:http'
+import { performance } from 'node:perf_hooks'
+import { isTooDeepToClone, stringifyDeep } from './deep-body.js'
+import { TaskKind, type Outcome, type RequestData, type RouteTask } from './marshal.js'
+import type { OffloadTarget, TaskEvent, TaskObserver, TaskResult } from './offload-target.js'
+import { OneShotAbort, type LoggerLike, type ThreadPool } from './pool.js'
+import { decodeRouteValue, deserializeError, ValueKind, type SerializedError } from './route-value.js'
+import type { ReplyStart } from './thread-reply.js'
+
+/** What a route needs at request time, resolved once when the route is added. */
+export interface RouteBinding extends OffloadTarget {
+  route: string
+  pool: ThreadPool
+  retryAfter: string
+  observers: TaskObserver[]
+}
+
+export interface RouteCall {
+  request: RequestData
+  /** The request's declared body length, which lets small bodies skip the depth check. */
+  contentLength: string | undefined
+  /** The reply as hooks or middleware left it before the handler, when they changed it. */
+  start: ReplyStart | undefined
+  /** The response: once it closes, a task still waiting for a thread is dropped. */
+  res: ServerResponse
+  log: LoggerLike
+}
+
+/** Runs the route's handler in a thread; rejects with the pool's errors (queue full, timeout, crash…). */
+export async function dispatchRoute (binding: RouteBinding, call: RouteCall): Promise<Outcome> {
+  const { pool } = binding
+  const task: RouteTask = { k: TaskKind.Route, m: binding.href, e: binding.exportName, id: 0, lv: 0, r: call.request }
+  if (call.start !== undefined) task.rs = call.start
+  if (isTooDeepToClone(call.request.body, call.contentLength)) {
+    task.r = { ...call.request, body: stringifyDeep(call.request.body) }
+    task.bj = 1
+  }
+  const started = binding.observers.length > 0 ? performance.now() : 0
+  let gone: ResponseGone | undefined
+  try {
+    const outcome = await pool.run(task, { timeout: binding.timeout, signal: () => (gone = new ResponseGone(call.res)), log: call.log })
+    if (gone !== undefined) gone.settled = true
+    if (started > 0) notify(binding, call.request.id, outcome.ok ? 'ok' : 'error', outcome.d ?? performance.now() - started)
+    return outcome
+  } catch (err) {
+    if (gone !== undefined) gone.settled = true
+    if (started > 0) notify(binding, call.request.id, resultOf(err as Error), performance.now() - started)
+    throw err
+  }
+}
+
+/**
+ * The value the handler returned or threw, rebuilt on this thread. `badStatus` turns a value the
+ * handler passed to `reply.code()` into the framework's own error for it, when it has one.
+ */
+export function outcomeValue (outcome: Outcome, badStatus: (code: unknown) => Error | undefined): unknown {
+  if (outcome.vk !== ValueKind.Error) return decodeRouteValue(outcome)
+  const data = outcome.v as SerializedError
+  return (data.bs !== undefined ? badStatus(data.bs) : undefined) ?? deserializeError(data)
+}
+
+/** The route behind a failure, for the log: never enumerable on the error, so no client sees it. */
+export function routeContext (binding: RouteBinding): { route: string, module: string, export: string } {
+  return { route: binding.route, module: binding.href, export: binding.exportName }
+}
+
+/**
+ * Names the route in an uncloneable-value error (the thread that found it does not know the
+ * route) and, for a failure answered 5xx, attaches the route context as `err.offload`, not
+ * enumerable. Returns the context when the failure is a 5xx, so the adapter can log with it.
+ */
+export function explainFailure (thrown: unknown, binding: RouteBinding): ReturnType<typeof routeContext> | undefined {
+  if (thrown === null || typeof thrown !== 'object') return routeContext(binding)
+  const err = thrown as Error & { statusCode?: unknown, status?: unknown, code?: unknown }
+  if (err.code === 'FST_MPM_NOT_CLONEABLE' && !err.message.startsWith('route ')) err.message = `route ${binding.route}: ${err.message}`
+  const status = Number(err.statusCode ?? err.status)
+  if (status >= 400 && status < 500) return undefined
+  const context = routeContext(binding)
+  if (err instanceof Error) {
+    Object.defineProperty(err, 'offload', { value: context, enumerable: false, configurable: true, writable: true })
+  }
+  return context
+}
+
+/**
+ * Aborts a queued task once nobody can use its result: the response closed before the task
+ * settled, because the client left or the framework already answered (Fastify's handlerTimeout).
+ * Not request.signal: with Fastify 5.12 on Node 20 it aborts as soon as a request body has been
+ * read (fastify/fastify#6725), which dropped every queued POST, and on every normal completion.
+ * Not an AbortController either: the pool only listens for one abort, and an AbortSignal per
+ * queued request cost ~20 µs of CPU (bench/FINDINGS.md).
+ */
+class ResponseGone extends OneShotAbort {
+  settled = false
+
+  constructor (res: ServerResponse) {
+    super()
+    if (res.destroyed) this.aborted = true
+    else res.once('close', () => { if (!this.settled) this.abort() })
+  }
+}
+
+const RESULT_BY_CODE: Record<string, TaskResult> = {
+  FST_MPM_TASK_TIMEOUT: 'timeout',
+  FST_MPM_QUEUE_FULL: 'rejected',
+  FST_MPM_QUEUE_TIMEOUT: 'queue-timeout',
+  FST_MPM_TASK_DROPPED: 'dropped',
+  FST_MPM_CLOSING: 'closing',
+  FST_MPM_NOT_CLONEABLE: 'error'
+}
+
+function resultOf (err: Error): TaskResult {
+  return RESULT_BY_CODE[(err as { code?: string }).code ?? ''] ?? 'crashed'
+}
+
+function notify (binding: RouteBinding, reqId: string, result: TaskResult, durationMs: number): void {
+  const event: TaskEvent = { route: binding.route, module: binding.href, export: binding.exportName, reqId, result, durationMs }
+  for (const observer of binding.observers) observer(event)
+}

@@ -1,0 +1,110 @@
+// The Fastify route handler: copies the request into plain data, has the core run the route's
+// module in a thread, replays the handler's reply calls on the real reply and hands Fastify the
+// value the handler returned or threw. Everything else (routing, validation, hooks,
+// serialization, the error handler) stays Fastify's, on the main thread.
+
+import type { FastifyInstance, FastifyReply, FastifyRequest, RouteHandlerMethod } from 'fastify'
+import { FST_MPM_NOT_REGISTERED } from '../core/errors.js'
+import { offloadTarget, type OffloadOptions, type OffloadTarget } from '../core/offload-target.js'
+import { dispatchRoute, explainFailure, outcomeValue, type RouteBinding } from '../core/route-dispatch.js'
+import { ReplyOp, type ReplyCall, type ReplyStart } from '../core/thread-reply.js'
+
+export const kOffload = Symbol.for('fastify-mpm.offload')
+
+export type OffloadedHandler = RouteHandlerMethod & { [kOffload]: OffloadTarget }
+
+/** Marks a route's handler to run `moduleUrl`'s export in a worker thread. */
+export function offload (moduleUrl: URL | string, opts: OffloadOptions = {}): OffloadedHandler {
+  const target = offloadTarget(moduleUrl, opts)
+  // Used only if the plugin's onRoute hook did not bind the route (e.g. it was added before
+  // the plugin was registered): resolve the pool per request instead.
+  const unbound = async function (this: FastifyInstance, request: FastifyRequest, reply: FastifyReply) {
+    const mpm = (this as FastifyInstance & { mpm?: { bind: (t: OffloadTarget, route: string) => RouteBinding } }).mpm
+    if (mpm === undefined) throw new FST_MPM_NOT_REGISTERED(request.routeOptions.url)
+    return await handle(mpm.bind(target, request.routeOptions.url ?? request.url), request, reply)
+  } as OffloadedHandler
+  unbound[kOffload] = target
+  return unbound
+}
+
+export function bindHandler (binding: RouteBinding): RouteHandlerMethod {
+  return async function offloaded (request, reply) { return await handle(binding, request, reply) }
+}
+
+async function handle (binding: RouteBinding, request: FastifyRequest, reply: FastifyReply): Promise<unknown> {
+  const { pool } = binding
+  let outcome
+  try {
+    outcome = await dispatchRoute(binding, {
+      request: {
+        id: request.id,
+        method: request.method,
+        url: request.url,
+        params: request.params,
+        query: request.query,
+        headers: request.headers,
+        body: request.body,
+        ip: request.ip,
+        hostname: request.hostname
+      },
+      contentLength: request.headers['content-length'],
+      start: replyStart(reply),
+      res: reply.raw,
+      log: request.log
+    })
+  } catch (err) {
+    if (pool.closing) reply.header('connection', 'close')
+    if ((err as { statusCode?: number }).statusCode === 503) reply.header('retry-after', binding.retryAfter)
+    throw withContext(err, binding, request, reply)
+  }
+  // While closing, end each keep-alive connection after its answer so close() is not held open.
+  if (pool.closing) reply.header('connection', 'close')
+  if (outcome.ops !== undefined) replay(reply, outcome.ops)
+  // From here on Fastify does with the value what it does with any handler's: the same value
+  // returned or thrown, so the same serializer, error handler and hooks decide the answer.
+  const value = outcomeValue(outcome, (code) => badStatus(reply, code))
+  if (outcome.ok) return value
+  throw withContext(value, binding, request, reply)
+}
+
+/** Status and headers that hooks set before the handler, for `reply.getHeader()` in the thread. */
+function replyStart (reply: FastifyReply): ReplyStart | undefined {
+  const headers = reply.getHeaders() as Record<string, unknown>
+  let start: ReplyStart | undefined
+  for (const _ in headers) { start = { h: headers }; break }
+  if (reply.statusCode !== 200) (start ??= {}).sc = reply.statusCode
+  return start
+}
+
+function replay (reply: FastifyReply, calls: ReplyCall[]): void {
+  for (const call of calls) {
+    switch (call[0]) {
+      case ReplyOp.Code: reply.code(call[1] as number); break
+      case ReplyOp.Header: reply.header(call[1], call[2]); break
+      case ReplyOp.RemoveHeader: reply.removeHeader(call[1]); break
+      case ReplyOp.Type: reply.type(call[1] as string); break
+    }
+  }
+}
+
+/** An invalid `reply.code()` in the thread fails as the real reply's code() fails, with Fastify's own error. */
+function badStatus (reply: FastifyReply, code: unknown): Error | undefined {
+  try {
+    reply.code(code as number)
+  } catch (err) {
+    return err as Error
+  }
+  return undefined
+}
+
+/** A 5xx logged by Fastify names the route and module, as a binding of the request's log. */
+function withContext (thrown: unknown, binding: RouteBinding, request: FastifyRequest, reply: FastifyReply): unknown {
+  const context = explainFailure(thrown, binding)
+  if (context !== undefined) {
+    // Fastify's error handler logs through reply.log, a copy of request.log made per request.
+    const log = request.log.child({ offload: context })
+    request.log = log
+    reply.log = log
+  }
+  return thrown
+}

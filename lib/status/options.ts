@@ -1,0 +1,90 @@
+// The operator view's options (status page, metrics, readiness, slow log): where each is
+// served and who may read it. The guard type is the adapter's (a Fastify onRequest hook, an
+// Express middleware), so this module stays free of both.
+
+import { fail, integer } from '../core/options.js'
+import { checkAllowList } from './allow.js'
+import { resolveReadiness, type ReadinessOptions, type ResolvedReadiness } from './readiness.js'
+
+/** Where the operator view is served and who may read it. */
+export interface StatusOptions<Guard = (...args: any[]) => unknown> {
+  /** Default: `/server-status` (metrics: `/metrics`). */
+  path?: string
+  /** IPs and CIDRs allowed to read it; others get 403. Default: `['127.0.0.1', '::1']`, or none when `onRequest` is given. */
+  allow?: string[]
+  /** Your own guard (a token check, say), run after `allow`. */
+  onRequest?: Guard
+}
+
+export interface ViewOptions<Guard = (...args: any[]) => unknown> {
+  /** mod_status-style page (HTML, `?auto`, `?json`), cluster-wide. Off by default; `true` = defaults. */
+  status?: boolean | StatusOptions<Guard>
+  /** Prometheus metrics (prom-client), cluster-wide. Off by default; `true` = defaults. */
+  metrics?: boolean | StatusOptions<Guard>
+  /** ms after which a finished offloaded task is logged as slow (PHP-FPM slowlog); 0 = off. Default 0. */
+  slowTaskThreshold?: number
+  /** Readiness endpoint for load balancers and Kubernetes (200 / 503). Off by default; `true` = `/ready`. */
+  readiness?: boolean | ReadinessOptions
+}
+
+export interface ResolvedEndpoint<Guard = (...args: any[]) => unknown> {
+  path: string
+  /** null: no address check (an onRequest guard was given instead). */
+  allow: string[] | null
+  onRequest: Guard | undefined
+}
+
+export interface ResolvedView<Guard = (...args: any[]) => unknown> {
+  status: ResolvedEndpoint<Guard> | null
+  metrics: ResolvedEndpoint<Guard> | null
+  slowTaskThreshold: number
+  readiness: ResolvedReadiness | null
+}
+
+export const VIEW_KEYS: ReadonlySet<string> = new Set(['status', 'metrics', 'slowTaskThreshold', 'readiness'])
+const ENDPOINT_KEYS = new Set(['path', 'allow', 'onRequest'])
+const LOOPBACK = ['127.0.0.1', '::1']
+
+export function resolveViewOptions<Guard> (opts: ViewOptions<Guard>, guardKind = 'a function'): ResolvedView<Guard> {
+  const status = endpoint<Guard>('status', opts.status, '/server-status', guardKind)
+  const metrics = endpoint<Guard>('metrics', opts.metrics, '/metrics', guardKind)
+  if (status !== null && metrics !== null && status.path === metrics.path) {
+    fail('metrics.path', `must differ from status.path (both are "${status.path}")`)
+  }
+  const readiness = resolveReadiness(opts.readiness)
+  for (const [name, other] of [['status', status], ['metrics', metrics]] as const) {
+    if (readiness !== null && other !== null && readiness.path === other.path) {
+      fail('readiness.path', `must differ from ${name}.path (both are "${other.path}")`)
+    }
+  }
+  return { status, metrics, readiness, slowTaskThreshold: integer('slowTaskThreshold', opts.slowTaskThreshold, 0) }
+}
+
+export function endpoint<Guard> (name: string, value: unknown, defaultPath: string, guardKind = 'a function'): ResolvedEndpoint<Guard> | null {
+  if (value === undefined || value === false) return null
+  if (value === true) return { path: defaultPath, allow: LOOPBACK, onRequest: undefined }
+  if (value === null || typeof value !== 'object' || Array.isArray(value)) {
+    fail(name, `must be true or an object such as { path: '${defaultPath}', allow: ['127.0.0.1'] }, got ${JSON.stringify(value)}`)
+  }
+  const opts = value as Record<string, unknown>
+  for (const key of Object.keys(opts)) {
+    if (!ENDPOINT_KEYS.has(key)) fail(`${name}.${key}`, `is not a ${name} option (known: ${[...ENDPOINT_KEYS].join(', ')})`)
+  }
+  const path = opts.path ?? defaultPath
+  if (typeof path !== 'string' || !path.startsWith('/') || /[?#\s]/.test(path)) {
+    fail(`${name}.path`, `must be a URL path starting with "/", got ${JSON.stringify(path)}`)
+  }
+  if (opts.onRequest !== undefined && typeof opts.onRequest !== 'function') {
+    fail(`${name}.onRequest`, `must be ${guardKind}, got ${typeof opts.onRequest}`)
+  }
+  let allow: string[] | null = null
+  if (opts.allow !== undefined) {
+    const problem = checkAllowList(opts.allow)
+    if (problem !== null) fail(`${name}.allow`, problem)
+    allow = [...opts.allow as string[]]
+  } else if (opts.onRequest === undefined) {
+    allow = LOOPBACK
+  }
+  return { path, allow, onRequest: opts.onRequest as Guard | undefined }
+}
+
