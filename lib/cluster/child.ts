@@ -5,9 +5,8 @@ import { randomInt } from 'node:crypto'
 import type { IncomingMessage, Server, ServerResponse } from 'node:http'
 import { Server as NetServer, type Socket } from 'node:net'
 import { setTimeout as sleep } from 'node:timers/promises'
-import { fileURLToPath } from 'node:url'
-import type { FastifyInstance } from 'fastify'
 import { markDraining } from '../status/readiness.js'
+import { buildChildApp, type ChildApp } from './child-app.js'
 import { memoryLimit, watchMemory } from './memory.js'
 import {
   CHILD_CONFIG_ENV, isStopMessage, serializeError,
@@ -94,30 +93,12 @@ export class Drainer {
   }
 }
 
-function describeApp (href: string): string {
-  return href.startsWith('file:') ? fileURLToPath(href) : href
-}
-
-async function buildApp (href: string): Promise<FastifyInstance> {
-  const mod = await import(href) as { default?: unknown }
-  const build = mod.default
-  if (typeof build !== 'function') {
-    throw new TypeError(`app module ${describeApp(href)} must default-export a function that builds and returns a Fastify instance (got ${typeof build})`)
-  }
-  const app = await (build as () => unknown)()
-  if (app === null || typeof app !== 'object' || typeof (app as FastifyInstance).listen !== 'function' ||
-    (app as FastifyInstance).server === undefined) {
-    throw new TypeError(`the default export of ${describeApp(href)} must return a Fastify instance (not listening yet)`)
-  }
-  return app as FastifyInstance
-}
-
 /** Runs one cluster child until it is told to stop; never returns normally (the process exits). */
 export async function runChild (config: ChildConfig): Promise<void> {
   let requests = 0
   const limit = config.maxRequests > 0 ? config.maxRequests + randomInt(0, config.maxRequestsJitter + 1) : 0
   let stopping: Promise<void> | undefined
-  let app: FastifyInstance | undefined
+  let app: ChildApp | undefined
   let drainer: Drainer | undefined
 
   // The heartbeat runs on the main event loop: a handler blocking it stops the beats, which is
@@ -134,8 +115,7 @@ export async function runChild (config: ChildConfig): Promise<void> {
       // running must be answered (503, Connection: close) a little before that, not cut by the kill.
       const margin = Math.max(100, Math.min(1000, Math.floor(config.gracefulTimeout / 10)))
       const deadline = Date.now() + config.gracefulTimeout - margin
-      const retryAfter = (app as FastifyInstance & { mpm?: { options: { retryAfter: number } } } | undefined)?.mpm?.options.retryAfter ?? 5
-      const lastCall = setTimeout(() => drainer?.answerUnfinished(retryAfter), config.gracefulTimeout - margin / 2).unref()
+      const lastCall = setTimeout(() => drainer?.answerUnfinished(app?.retryAfter ?? 5), config.gracefulTimeout - margin / 2).unref()
       try {
         // shutdownDelay: readiness fails at once, the listener stays open while load balancers
         // notice. A process merely being replaced leaves the host ready: its successor listens.
@@ -143,7 +123,7 @@ export async function runChild (config: ChildConfig): Promise<void> {
         if (delay > 0 && app !== undefined && drainer !== undefined) await sleep(delay)
         if (app !== undefined && drainer !== undefined) {
           await drainer.drain(Math.min(5000, Math.floor(config.gracefulTimeout / 2)))
-          ;(app as FastifyInstance & { mpm?: { closeBefore?: (deadline: number) => void } }).mpm?.closeBefore?.(deadline)
+          app.closeBefore(deadline)
           await app.close()
         }
       } catch (err) {
@@ -169,13 +149,13 @@ export async function runChild (config: ChildConfig): Promise<void> {
   })
 
   try {
-    app = await buildApp(config.app)
+    app = await buildChildApp(config.app)
     drainer = new Drainer(app.server, () => {
       requests++
       if (requests === limit) void send({ type: 'fastify-mpm:recycle', requests })
     })
     if (stopping !== undefined) return
-    await app.listen({ port: config.port, host: config.host })
+    await app.listen(config.port, config.host)
     watchMemory(memoryLimit(config.maxMemory, config.maxMemoryJitter), (rss, limit) => {
       void send({ type: 'fastify-mpm:recycle', requests, reason: 'max-memory', rss, limit })
     })
@@ -188,10 +168,5 @@ export async function runChild (config: ChildConfig): Promise<void> {
 
   const address = app.server.address()
   const port = address !== null && typeof address === 'object' ? address.port : config.port
-  const options = (app as FastifyInstance & { mpm?: { options: { minThreads: number, maxThreads: number } } }).mpm?.options
-  await send({
-    type: 'fastify-mpm:ready',
-    address: { port, host: config.host },
-    threads: options === undefined ? null : { min: options.minThreads, max: options.maxThreads }
-  })
+  await send({ type: 'fastify-mpm:ready', address: { port, host: config.host }, threads: app.threads })
 }

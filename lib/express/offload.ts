@@ -1,0 +1,193 @@
+// The Express middleware for an offloaded route: copies the request into the same plain data a
+// Fastify handler gets, has the core run the module in a thread, replays the handler's reply
+// calls on `res`, and answers the returned value the Express way. Failures go to `next(err)`,
+// once, with `status`/`statusCode` set, so the app's error middleware and Express's default
+// handler both work, on Express 4 (which ignores rejected promises) as on 5.
+
+import type { Mpm } from '../core/mpm.js'
+import type { OffloadTarget } from '../core/offload-target.js'
+import { dispatchRoute, explainFailure, outcomeValue, type RouteBinding } from '../core/route-dispatch.js'
+import { ReplyOp, type ReplyCall, type ReplyStart } from '../core/thread-reply.js'
+import type { ExpressLogger } from './options.js'
+import type { ExpressRequest, ExpressResponse, Middleware, NextFunction } from './types.js'
+
+const MAX_REQUEST_ID = 128
+let requestSeq = 0
+
+export interface OffloadContext {
+  mpm: Mpm
+  log: ExpressLogger
+  /** Called with each request's server, so the status page counts its connections. */
+  seen: (req: ExpressRequest) => void
+}
+
+export function offloadMiddleware (ctx: OffloadContext, target: OffloadTarget): Middleware {
+  // Express names the route only at request time (`req.route`); bind once per method and path.
+  const bindings = new Map<string, RouteBinding>()
+  return function offloaded (req, res, next) {
+    const route = `${req.method} ${req.baseUrl}${String(req.route?.path ?? req.path)}`
+    let binding = bindings.get(route)
+    if (binding === undefined) {
+      binding = ctx.mpm.addRoute(target, route)
+      bindings.set(route, binding)
+    }
+    ctx.seen(req)
+    handle(ctx, binding, req, res, next).catch(next)
+  }
+}
+
+async function handle (ctx: OffloadContext, binding: RouteBinding, req: ExpressRequest, res: ExpressResponse, next: NextFunction): Promise<void> {
+  const { pool } = binding
+  const id = requestId(req)
+  const log = ctx.log.child({ reqId: id })
+  let outcome
+  try {
+    outcome = await dispatchRoute(binding, {
+      request: {
+        id,
+        method: req.method as string,
+        url: req.originalUrl,
+        params: { ...req.params },
+        query: req.query,
+        headers: req.headers,
+        body: req.body,
+        ip: req.ip ?? req.socket.remoteAddress ?? '',
+        hostname: req.hostname ?? ''
+      },
+      contentLength: req.headers['content-length'],
+      start: replyStart(res),
+      res,
+      log
+    })
+  } catch (err) {
+    if (pool.closing && !res.headersSent) res.setHeader('connection', 'close')
+    fail(binding, err, res, next, log)
+    return
+  }
+  // Answered meanwhile (a timeout middleware, say): nothing more may be written.
+  if (res.headersSent) return
+  if (pool.closing) res.setHeader('connection', 'close')
+  let value
+  try {
+    if (outcome.ops !== undefined) replay(res, outcome.ops)
+    value = outcomeValue(outcome, (code) => badStatus(res, code))
+  } catch (err) {
+    fail(binding, err, res, next, log)
+    return
+  }
+  if (!outcome.ok || value instanceof Error) {
+    fail(binding, value, res, next, log)
+    return
+  }
+  send(res, value)
+}
+
+/** The request id: the client's `X-Request-Id` when it sent a sane one (Express has none), else a sequence. */
+function requestId (req: ExpressRequest): string {
+  const given = req.headers['x-request-id']
+  if (typeof given === 'string' && given !== '' && given.length <= MAX_REQUEST_ID && /^[\x21-\x7e]+$/.test(given)) return given
+  return `req-${(++requestSeq).toString(36)}`
+}
+
+/** Headers middleware set before the handler, for `reply.getHeader()` in the thread. */
+function replyStart (res: ExpressResponse): ReplyStart | undefined {
+  const names = res.getHeaderNames()
+  let start: ReplyStart | undefined
+  if (names.length > 0) start = { h: res.getHeaders() as Record<string, unknown> }
+  if (res.statusCode !== 200) (start ??= {}).sc = res.statusCode
+  return start
+}
+
+/**
+ * reply.code/header/type as res.status/set/type. `set-cookie` accumulates as in the thread's
+ * reply (res.append), other headers replace; Express adds a charset to a bare text type.
+ */
+function replay (res: ExpressResponse, calls: ReplyCall[]): void {
+  for (const call of calls) {
+    switch (call[0]) {
+      case ReplyOp.Code: res.status(Number(call[1])); break
+      case ReplyOp.Header: {
+        const [, name, value] = call
+        const text = Array.isArray(value) ? value.map(String) : String(value)
+        if (name === 'set-cookie') res.append(name, text)
+        else res.set(name, text)
+        break
+      }
+      case ReplyOp.RemoveHeader: res.removeHeader(call[1]); break
+      case ReplyOp.Type: res.type(String(call[1])); break
+    }
+  }
+}
+
+/** Express 5's res.status() refuses what is not a status code; Express 4 has no error of its own. */
+function badStatus (res: ExpressResponse, code: unknown): Error | undefined {
+  try {
+    res.status(code as number)
+  } catch (err) {
+    return err as Error
+  }
+  return undefined
+}
+
+/**
+ * The value as Express answers it: bytes as bytes, a string as text/plain (not res.send's
+ * text/html: a handler's text must not be rendered as markup, and Fastify sends text/plain
+ * too), `undefined` and `null` as an empty body, anything else as JSON.
+ */
+function send (res: ExpressResponse, value: unknown): void {
+  if (value === undefined || value === null) {
+    res.end()
+    return
+  }
+  if (typeof value === 'string') {
+    if (!res.hasHeader('content-type')) res.type('text/plain; charset=utf-8')
+    res.send(value)
+    return
+  }
+  if (Buffer.isBuffer(value)) {
+    res.send(value)
+    return
+  }
+  if (ArrayBuffer.isView(value) && !(value instanceof DataView)) {
+    res.send(Buffer.from(value.buffer, value.byteOffset, value.byteLength))
+    return
+  }
+  res.json(value)
+}
+
+/** next(err) once, with an HTTP status Express's handlers read, Retry-After kept on 503s. */
+function fail (binding: RouteBinding, thrown: unknown, res: ExpressResponse, next: NextFunction, log: ExpressLogger): void {
+  const err = asError(thrown)
+  const context = explainFailure(err, binding)
+  const status = httpStatus(err)
+  err.status = status
+  err.statusCode = status
+  if (status === 503) {
+    const headers = { ...(err.headers ?? {}), 'retry-after': binding.retryAfter }
+    err.headers = headers
+    if (!res.headersSent) res.setHeader('retry-after', binding.retryAfter)
+  }
+  if (context !== undefined) log.error({ err, offload: context }, err.message)
+  next(err)
+}
+
+type HttpError = Error & { status?: number, statusCode?: number, headers?: Record<string, string> }
+
+/**
+ * What a handler threw, as an Error: Express gives strings passed to next() a meaning of their own
+ * ('route', 'router'), so a thrown string or plain object is wrapped, keeping its message and status.
+ */
+function asError (thrown: unknown): HttpError {
+  if (thrown instanceof Error) return thrown as HttpError
+  if (thrown !== null && typeof thrown === 'object') {
+    const { message, ...fields } = thrown as { message?: unknown }
+    return Object.assign(new Error(message === undefined ? 'Non-error thrown by an offloaded handler' : String(message)), fields) as HttpError
+  }
+  return new Error(thrown === undefined ? 'Non-error thrown by an offloaded handler' : String(thrown)) as HttpError
+}
+
+/** Like Express's finalhandler: a 4xx or 5xx from `status` or `statusCode`, else 500. */
+function httpStatus (err: HttpError): number {
+  const status = Number(err.status ?? err.statusCode)
+  return Number.isInteger(status) && status >= 400 && status <= 599 ? status : 500
+}
