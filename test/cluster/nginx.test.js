@@ -8,22 +8,13 @@ import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import { spawn } from 'node:child_process'
 import { chmodSync, existsSync, readFileSync, writeFileSync } from 'node:fs'
-import { createServer } from 'node:net'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { Pool } from 'undici'
-import { tempDir, waitFor, withDeadline } from '../helpers/util.js'
+import { freePort, tempDir, waitFor, withDeadline } from '../helpers/util.js'
 import { fixture, forkedPids, runCli, until } from '../fixtures/cluster/helpers.js'
 
 const NGINX = ['/usr/sbin/nginx', '/usr/bin/nginx'].find((p) => existsSync(p))
 const EXAMPLE = new URL('../../examples/nginx/fastify-mpm.conf', import.meta.url)
-
-async function freePort () {
-  const server = createServer()
-  await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve))
-  const { port } = server.address()
-  await new Promise((resolve) => server.close(resolve))
-  return port
-}
 
 /** The example, pointed at loopback, inside a main config that keeps everything in `dir`. */
 function nginxConfig (dir, port, hosts) {

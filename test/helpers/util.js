@@ -1,5 +1,6 @@
 // Small generic helpers: polling, gates a thread can wait on, bounded concurrency.
 import { mkdtempSync, rmSync, writeFileSync, existsSync, readFileSync } from 'node:fs'
+import { createServer } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 
@@ -58,4 +59,13 @@ export async function withDeadline (promise, ms, what = 'operation') {
   } finally {
     clearTimeout(timer)
   }
+}
+
+/** A TCP port free on 127.0.0.1 right now, for programs that must be told their port (nginx, an exporter). */
+export async function freePort () {
+  const server = createServer()
+  await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve))
+  const { port } = server.address()
+  await new Promise((resolve) => server.close(resolve))
+  return port
 }

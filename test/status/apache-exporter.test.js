@@ -6,23 +6,15 @@ import { after, before, describe, test } from 'node:test'
 import assert from 'node:assert/strict'
 import { spawn } from 'node:child_process'
 import { existsSync } from 'node:fs'
-import { connect, createServer } from 'node:net'
+import { connect } from 'node:net'
 import { fileURLToPath } from 'node:url'
 import { send } from '../helpers/app.js'
-import { tempDir, waitFor, withDeadline } from '../helpers/util.js'
+import { freePort, tempDir, waitFor, withDeadline } from '../helpers/util.js'
 import { runCli } from '../fixtures/cluster/helpers.js'
 
 const EXPORTER = ['/usr/bin/prometheus-apache-exporter', '/usr/local/bin/prometheus-apache-exporter'].find((p) => existsSync(p))
 const STATUS_APP = fileURLToPath(new URL('../fixtures/status/app.js', import.meta.url))
 const KEEP_ALIVE = 10
-
-async function freePort () {
-  const server = createServer()
-  await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve))
-  const { port } = server.address()
-  await new Promise((resolve) => server.close(resolve))
-  return port
-}
 
 /** One raw connection that has had one answer and now sits idle. */
 function idleConnection (port) {
