@@ -113,9 +113,12 @@ export async function runChild (config: ChildConfig): Promise<void> {
       let code = 0
       // The primary kills this process gracefulTimeout after asking it to stop: requests still
       // running must be answered (503, Connection: close) a little before that, not cut by the kill.
-      const margin = Math.max(100, Math.min(1000, Math.floor(config.gracefulTimeout / 10)))
+      // The margin leaves time to write those answers and exit; under load a process needs a few
+      // hundred ms for that. Offloaded requests are answered at the deadline (the pool closes),
+      // any other still unanswered a moment later.
+      const margin = Math.max(300, Math.min(1000, Math.floor(config.gracefulTimeout / 5)))
       const deadline = Date.now() + config.gracefulTimeout - margin
-      const lastCall = setTimeout(() => drainer?.answerUnfinished(app?.retryAfter ?? 5), config.gracefulTimeout - margin / 2).unref()
+      const lastCall = setTimeout(() => drainer?.answerUnfinished(app?.retryAfter ?? 5), config.gracefulTimeout - margin + margin / 3).unref()
       try {
         // shutdownDelay: readiness fails at once, the listener stays open while load balancers
         // notice. A process merely being replaced leaves the host ready: its successor listens.
