@@ -64,8 +64,18 @@ async function handle (ctx: OffloadContext, binding: RouteBinding, req: ExpressR
     fail(binding, err, res, next, log)
     return
   }
-  // Answered meanwhile (a timeout middleware, say): nothing more may be written.
-  if (res.headersSent) return
+  // Answered meanwhile (a timeout middleware, say): nothing more may be written, but a failure
+  // still goes to next(err) as any Express error does, so the app's error middleware can log it.
+  if (res.headersSent) {
+    let late
+    try {
+      late = outcomeValue(outcome, () => undefined)
+    } catch (err) {
+      late = err
+    }
+    if (!outcome.ok || late instanceof Error) fail(binding, late, res, next, log)
+    return
+  }
   if (pool.closing) res.setHeader('connection', 'close')
   let value
   try {
