@@ -20,6 +20,8 @@ export async function startExpress (express, mpmOptions, routes) {
   const logs = captureLogs()
   const mpm = createMpm({ logger: pino({ level: 'info' }, logs.stream), ...mpmOptions })
   const app = express()
+  // Express's default handler prints every 5xx's stack unless env is 'test'; the tests read answers.
+  app.set('env', 'test')
   await routes(app, mpm)
   await mpm.ready()
   const server = createServer(app)
