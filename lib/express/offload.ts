@@ -18,7 +18,7 @@ export interface OffloadContext {
   mpm: Mpm
   log: ExpressLogger
   /** Called with each request's server, so the status page counts its connections. */
-  seen: (req: ExpressRequest) => void
+  seen: (req: ExpressRequest, res: ExpressResponse) => void
 }
 
 export function offloadMiddleware (ctx: OffloadContext, target: OffloadTarget): Middleware {
@@ -31,7 +31,7 @@ export function offloadMiddleware (ctx: OffloadContext, target: OffloadTarget): 
       binding = ctx.mpm.addRoute(target, route)
       bindings.set(route, binding)
     }
-    ctx.seen(req)
+    ctx.seen(req, res)
     handle(ctx, binding, req, res, next).catch(next)
   }
 }
