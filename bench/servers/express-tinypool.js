@@ -16,5 +16,6 @@ const pool = new Tinypool({
 await serveExpress((app) => {
   app.get('/trivial', (req, res, next) => { pool.run(payloadOf(req), { filename: trivialModule.href }).then((v) => res.json(v), next) })
   app.get('/cpu', (req, res, next) => { pool.run(payloadOf(req), { filename: cpuModule.href }).then((v) => res.json(v), next) })
+  app.use((err, req, res, next) => { if (res.headersSent) res.destroy(); else res.status(err.status ?? 500).end() })
   return () => pool.destroy()
 })
