@@ -12,8 +12,9 @@
 import breakdown from './breakdown.js'
 import connections from './connections.js'
 import dispatch from './dispatch.js'
+import express from './express.js'
 import mpm from './mpm.js'
 import protection from './protection.js'
 import scaling from './scaling.js'
 
-export const scenarios = [protection, dispatch, breakdown, mpm, scaling, connections]
+export const scenarios = [protection, dispatch, breakdown, mpm, scaling, connections, express]

@@ -34,7 +34,7 @@ export class ExpressMpm {
   constructor (options: ResolvedExpressOptions) {
     this.core = new Mpm(options, options.logger)
     this.#view = new OperatorView(this.core, options.logger, options.slowTaskThreshold)
-    this.#ctx = { mpm: this.core, log: options.logger, seen: (req) => this.#seen(req) }
+    this.#ctx = { mpm: this.core, log: options.logger, seen: (req, res) => this.#seen(req, res) }
     const standalone: Standalone = {
       ready: async () => await this.ready(),
       attach: (server) => this.attach(server),
@@ -60,7 +60,7 @@ export class ExpressMpm {
     const allowed = this.#allow('status', opts)
     this.#view.enableStatus()
     return (req, res, next) => {
-      this.#seen(req)
+      this.#seen(req, res)
       if (!allowed(req)) { reply(res, FORBIDDEN); return }
       this.#view.statusPage(queryOf(req)).then((page) => reply(res, page), next)
     }
@@ -71,7 +71,7 @@ export class ExpressMpm {
     const allowed = this.#allow('metrics', opts)
     const enabled = this.#view.enableMetrics()
     return (req, res, next) => {
-      this.#seen(req)
+      this.#seen(req, res)
       if (!allowed(req)) { reply(res, FORBIDDEN); return }
       enabled.then(async () => await this.#view.metricsPage()).then((page) => reply(res, page), next)
     }
@@ -81,7 +81,7 @@ export class ExpressMpm {
   readiness (opts: Omit<ReadinessOptions, 'path'> = {}): Middleware {
     const resolved = resolveReadiness(opts) ?? resolveReadiness(true)
     return (req, res) => {
-      this.#seen(req)
+      this.#seen(req, res)
       reply(res, this.#view.readinessPage(resolved!))
     }
   }
@@ -106,10 +106,12 @@ export class ExpressMpm {
   }
 
   /** Counts `server`'s requests and connections on the status page (done on the first request otherwise). */
-  attach (server: Server): void {
+  attach (server: Server): void { this.#attach(server) }
+
+  #attach (server: Server, current?: ExpressResponse): void {
     if (this.#servers.has(server)) return
     this.#servers.add(server)
-    this.#view.attach(server)
+    this.#view.attach(server, current)
     // While closing, every answer ends its keep-alive connection, so server.close() is not held open.
     server.prependListener('request', (_req, res) => { if (this.core.pool.closing) res.setHeader('connection', 'close') })
   }
@@ -124,9 +126,10 @@ export class ExpressMpm {
     this.#view.close()
   }
 
-  #seen (req: ExpressRequest): void {
+  /** Found on a request: that request is counted too (its 'request' event has gone by). */
+  #seen (req: ExpressRequest, res: ExpressResponse): void {
     const server = (req.socket as { server?: Server }).server
-    if (server !== undefined) this.attach(server)
+    if (server !== undefined) this.#attach(server, res)
   }
 
   #allow (name: string, opts: ExpressStatusOptions): (req: ExpressRequest) => boolean {

@@ -18,7 +18,7 @@ export interface OffloadContext {
   mpm: Mpm
   log: ExpressLogger
   /** Called with each request's server, so the status page counts its connections. */
-  seen: (req: ExpressRequest) => void
+  seen: (req: ExpressRequest, res: ExpressResponse) => void
 }
 
 export function offloadMiddleware (ctx: OffloadContext, target: OffloadTarget): Middleware {
@@ -31,7 +31,7 @@ export function offloadMiddleware (ctx: OffloadContext, target: OffloadTarget): 
       binding = ctx.mpm.addRoute(target, route)
       bindings.set(route, binding)
     }
-    ctx.seen(req)
+    ctx.seen(req, res)
     handle(ctx, binding, req, res, next).catch(next)
   }
 }
@@ -64,8 +64,18 @@ async function handle (ctx: OffloadContext, binding: RouteBinding, req: ExpressR
     fail(binding, err, res, next, log)
     return
   }
-  // Answered meanwhile (a timeout middleware, say): nothing more may be written.
-  if (res.headersSent) return
+  // Answered meanwhile (a timeout middleware, say): nothing more may be written, but a failure
+  // still goes to next(err) as any Express error does, so the app's error middleware can log it.
+  if (res.headersSent) {
+    let late
+    try {
+      late = outcomeValue(outcome, () => undefined)
+    } catch (err) {
+      late = err
+    }
+    if (!outcome.ok || late instanceof Error) fail(binding, late, res, next, log)
+    return
+  }
   if (pool.closing) res.setHeader('connection', 'close')
   let value
   try {

@@ -3,7 +3,7 @@
 // counters they read, and this process's answers to the cluster primary. Adapters mount these
 // as routes (Fastify) or middleware (Express) and hand over their http.Server.
 
-import type { Server } from 'node:http'
+import type { Server, ServerResponse } from 'node:http'
 import type { Mpm } from '../core/mpm.js'
 import type { LoggerLike } from '../core/pool.js'
 import { compileAllow, type AllowCheck } from './allow.js'
@@ -39,14 +39,19 @@ export class OperatorView {
     this.#cleanups.push(addChildProvider(this.#provider))
   }
 
-  /** Counts requests served and connections on `server` from now on (once per server). */
-  attach (server: Server): void {
+  /**
+   * Counts requests served and connections on `server` from now on (once per server); `current`,
+   * the response of a request already under way when the server was found, is counted too.
+   */
+  attach (server: Server, current?: ServerResponse): void {
     if (this.#server.has(server)) return
     this.#server.add(server)
     this.#tracker ??= new ConnectionTracker(server)
-    server.on('request', (_req, res) => {
+    const count = (res: ServerResponse): void => {
       res.once('finish', () => this.#local?.served(res.getHeader('content-length')))
-    })
+    }
+    server.on('request', (_req, res) => count(res))
+    if (current !== undefined) count(current)
   }
 
   readonly connections = (): ConnectionCounts => this.#tracker?.counts() ?? NO_CONNECTIONS
