@@ -16,6 +16,7 @@ import { loggerAt } from './log-time.js'
 import { decodeLogArgs, LEVELS, TaskKind, type LogLine, type Outcome, type ProbeProblem, type RouteTask, type RunTask } from './marshal.js'
 import type { ResolvedCoreOptions } from './options.js'
 import type { ThreadData } from './thread.js'
+import { startTinypool } from './thread-start.js'
 
 type LogMethod = (obj: unknown, msg?: string) => void
 export interface LoggerLike {
@@ -84,7 +85,6 @@ interface LogSink { log: LoggerLike, received: number, expected: number }
 
 type Counter = 'completed' | 'failed' | 'rejected' | 'queueTimedOut' | 'timedOut' | 'crashed' | 'dropped' | 'recycled' | 'recycledMemory' | 'threadExits'
 
-const THREAD_ENTRY = new URL('./thread.js', import.meta.url)
 const LOG_GRACE_MS = 1000
 /** Times one task may be handed on from a retiring thread before it fails as it is. */
 const MAX_HANDOVERS = 3
@@ -125,20 +125,7 @@ export class ThreadPool {
     }
     const logChannel = `fastify-mpm:log:${process.pid}:${++poolSeq}`
     const workerData: ThreadData = { logChannel, maxTasks: options.maxTasksPerThread, maxHeap: options.maxThreadMemory }
-    this.#tp = new Tinypool({
-      filename: THREAD_ENTRY.href,
-      minThreads: options.minThreads,
-      maxThreads: options.maxThreads,
-      idleTimeout: options.idleTimeout,
-      resourceLimits: options.resourceLimits,
-      // Half of tinypool's atomics: the main thread still collects every finished answer in one
-      // pass (receiveMessageOnPort) instead of one port event each, but threads never block in
-      // Atomics.wait between tasks, where timers and async work a handler leaves behind (and
-      // log lines posted from them) would never run. tinypool's worker honours piscina's switch.
-      useAtomics: true,
-      env: { ...process.env, PISCINA_DISABLE_ATOMICS: '1' } as Record<string, string>,
-      workerData
-    })
+    this.#tp = startTinypool({ minThreads: options.minThreads, maxThreads: options.maxThreads, idleTimeout: options.idleTimeout, resourceLimits: options.resourceLimits, workerData })
     // Without an 'error' listener a thread dying while idle would crash the whole process.
     this.#tp.on('error', (err: Error & { code?: string }) => this.#onIdleThreadError(err))
     if (threadWatchers.size === 0) process.on('worker', onWorkerStarted)

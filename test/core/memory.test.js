@@ -49,3 +49,19 @@ test('below the limit nothing is recycled; bad values name the option', { timeou
     assert.match(err.message, /maxThreadMemory/)
   }
 })
+
+test('handlers see the real process.memoryUsage (tinypool\'s entry is lent a constant one)', { timeout: 30_000 }, async (t) => {
+  const srv = await startApp({ threads: 1 }, (app) => {
+    app.get('/usage', offload(fixture('memory-usage.js')))
+  })
+  t.after(() => srv.close())
+  for (let i = 0; i < 2; i++) {
+    const res = await srv.request('/usage')
+    assert.equal(res.status, 200)
+    const usage = res.json()
+    assert.equal(usage.name, 'memoryUsage')
+    assert.ok(usage.rss > 1048576, `rss ${usage.rss}`)
+    assert.ok(usage.heapUsed > 0, `heapUsed ${usage.heapUsed}`)
+    assert.ok(usage.rssOnly > 1048576, `rss() ${usage.rssOnly}`)
+  }
+})
