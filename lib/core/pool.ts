@@ -11,6 +11,7 @@ import {
   FST_MPM_CLOSING, FST_MPM_NOT_CLONEABLE, FST_MPM_TASK_DROPPED, FST_MPM_QUEUE_FULL, FST_MPM_QUEUE_TIMEOUT,
   FST_MPM_TASK_TIMEOUT, FST_MPM_THREAD_CRASHED, FST_MPM_THREAD_EXITED, FST_MPM_THREAD_RETIRED
 } from './errors.js'
+import { Deadlines, type Deadline } from './deadlines.js'
 import { invoke } from './invoke.js'
 import { loggerAt } from './log-time.js'
 import { decodeLogArgs, LEVELS, TaskKind, type LogLine, type Outcome, type ProbeProblem, type RouteTask, type RunTask } from './marshal.js'
@@ -105,6 +106,7 @@ export class ThreadPool {
   readonly #sinks = new Map<number, LogSink>()
   readonly #watched = new WeakSet<object>()
   readonly #idleWaiters = new Set<() => void>()
+  readonly #deadlines = new Deadlines()
   readonly #counts: Record<Counter, number> = {
     completed: 0, failed: 0, rejected: 0, queueTimedOut: 0, timedOut: 0, crashed: 0, dropped: 0, recycled: 0, recycledMemory: 0, threadExits: 0
   }
@@ -249,13 +251,13 @@ export class ThreadPool {
     this.#running++
     if (opts.log !== undefined) this.#sinks.set(task.id, { log: opts.log, received: 0, expected: -1 })
     const timeout = opts.timeout ?? this.options.taskTimeout
-    let timer: NodeJS.Timeout | undefined
+    let deadline: Deadline | undefined
     let timedOut = false
     let abort: OneShotAbort | undefined
     if (timeout > 0) {
       abort = new OneShotAbort()
       // tinypool answers an abort of a running task by terminating its thread and starting another.
-      timer = setTimeout(() => { timedOut = true; abort?.abort() }, timeout)
+      deadline = this.#deadlines.add(timeout, () => { timedOut = true; abort?.abort() })
     }
     let handovers = 0
     try {
@@ -275,7 +277,7 @@ export class ThreadPool {
         return outcome
       }
     } finally {
-      clearTimeout(timer)
+      if (deadline !== undefined) this.#deadlines.remove(deadline)
       this.#running--
       this.#pump()
     }
