@@ -14,6 +14,7 @@ const noopLog = { trace () {}, debug () {}, info () {}, warn () {}, error () {},
 const request = { id: 'req-1', method: 'GET', url: '/trivial', params: {}, query: {}, headers: { host: '127.0.0.1:3000', connection: 'keep-alive' }, body: undefined, ip: '127.0.0.1', hostname: '127.0.0.1:3000' }
 
 const VARIANTS = {
+  piscina: { label: 'piscina.run() (piscina 3, fastify-piscina\'s), defaults', make: () => piscina() },
   'tinypool-atomics': { label: 'tinypool.run(), useAtomics: true', make: () => tinypool(true, false) },
   tinypool: { label: 'tinypool.run(), useAtomics: false', make: () => tinypool(false, false) },
   'tinypool-timer': { label: 'tinypool.run(), useAtomics: false, AbortController + timer', make: () => tinypool(false, true) },
@@ -24,6 +25,12 @@ const VARIANTS = {
   'pool-route-bare': { label: 'ThreadPool RouteTask, taskTimeout: 0, no log', make: () => mpmPool({ taskTimeout: 0, log: false, route: true }) },
   'pool-route-log': { label: 'ThreadPool RouteTask, taskTimeout: 0, log sink', make: () => mpmPool({ taskTimeout: 0, log: true, route: true }) },
   'pool-route': { label: 'ThreadPool RouteTask, taskTimeout 30 s, log sink (offload())', make: () => mpmPool({ taskTimeout: 30_000, log: true, route: true }) }
+}
+
+async function piscina () {
+  const { default: Piscina } = await import('piscina')
+  const pool = new Piscina({ filename: trivial, minThreads: 2, maxThreads: 2, idleTimeout: 30_000 })
+  return { run: () => pool.run({ params: {}, query: {} }), close: () => pool.destroy() }
 }
 
 async function tinypool (useAtomics, timer, entry = false) {

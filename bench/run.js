@@ -24,6 +24,7 @@ const HELP = `Usage: npm run bench -- [options]      (or: node bench/run.js [opt
   --duration S            seconds per measured run (default 5)
   --warmup S              seconds of warm-up per server before the runs (default 2)
   --connections N         autocannon connections for the dispatch scenarios (default 10)
+  --deep-connections N    connections for dispatch-deep, a deep queue (default 50)
   --heavy-connections N   connections hammering the CPU route (default 8)
   --rate N                req/s of the light-route probe (default 100)
   --threads N             threads per pool, every variant (default 2)
@@ -47,10 +48,11 @@ const HELP = `Usage: npm run bench -- [options]      (or: node bench/run.js [opt
   --help
 
 Every option also reads an environment variable: BENCH_QUICK=1, BENCH_ONLY, BENCH_VARIANTS,
-BENCH_RUNS, BENCH_DURATION, BENCH_WARMUP, BENCH_CONNECTIONS, BENCH_HEAVY_CONNECTIONS,
+BENCH_RUNS, BENCH_DURATION, BENCH_WARMUP, BENCH_CONNECTIONS, BENCH_DEEP_CONNECTIONS, BENCH_HEAVY_CONNECTIONS,
 BENCH_RATE, BENCH_THREADS, BENCH_CPU_MS, BENCH_PROCESSES, BENCH_PROCESS_THREADS,
 BENCH_MPM_CPU_MS, BENCH_SLOTS, BENCH_SHAPE, BENCH_SCALING_CONNECTIONS, BENCH_SERVER_CPUS,
-BENCH_LOAD_CPUS, BENCH_HELD_CONNECTIONS. Flags win.`
+BENCH_LOAD_CPUS, BENCH_HELD_CONNECTIONS; BENCH_MPM_BASELINE=<dir> adds offload() from another
+checkout's build to the dispatch scenarios. Flags win.`
 
 const OPTIONS = {
   quick: { type: 'boolean' },
@@ -60,6 +62,7 @@ const OPTIONS = {
   duration: { type: 'string' },
   warmup: { type: 'string' },
   connections: { type: 'string' },
+  'deep-connections': { type: 'string' },
   'heavy-connections': { type: 'string' },
   rate: { type: 'string' },
   threads: { type: 'string' },
@@ -117,6 +120,7 @@ const cfg = {
   duration: option('duration', 'BENCH_DURATION', 5, 2),
   warmup: option('warmup', 'BENCH_WARMUP', 2, 1),
   connections: Math.round(option('connections', 'BENCH_CONNECTIONS', 10)),
+  deepConnections: Math.round(option('deep-connections', 'BENCH_DEEP_CONNECTIONS', 50)),
   heavyConnections: Math.round(option('heavy-connections', 'BENCH_HEAVY_CONNECTIONS', 8)),
   rate: option('rate', 'BENCH_RATE', 100),
   threads: Math.round(option('threads', 'BENCH_THREADS', 2)),

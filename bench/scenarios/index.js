@@ -11,10 +11,10 @@
 // write a module here and list it below.
 import breakdown from './breakdown.js'
 import connections from './connections.js'
-import dispatch from './dispatch.js'
+import dispatch, { dispatchDeep } from './dispatch.js'
 import express from './express.js'
 import mpm from './mpm.js'
 import protection from './protection.js'
 import scaling from './scaling.js'
 
-export const scenarios = [protection, dispatch, breakdown, mpm, scaling, connections, express]
+export const scenarios = [protection, dispatch, dispatchDeep, breakdown, mpm, scaling, connections, express]

@@ -11,11 +11,13 @@ import {
   FST_MPM_CLOSING, FST_MPM_NOT_CLONEABLE, FST_MPM_TASK_DROPPED, FST_MPM_QUEUE_FULL, FST_MPM_QUEUE_TIMEOUT,
   FST_MPM_TASK_TIMEOUT, FST_MPM_THREAD_CRASHED, FST_MPM_THREAD_EXITED, FST_MPM_THREAD_RETIRED
 } from './errors.js'
+import { Deadlines, type Deadline } from './deadlines.js'
 import { invoke } from './invoke.js'
 import { loggerAt } from './log-time.js'
 import { decodeLogArgs, LEVELS, TaskKind, type LogLine, type Outcome, type ProbeProblem, type RouteTask, type RunTask } from './marshal.js'
 import type { ResolvedCoreOptions } from './options.js'
 import type { ThreadData } from './thread.js'
+import { startTinypool } from './thread-start.js'
 
 type LogMethod = (obj: unknown, msg?: string) => void
 export interface LoggerLike {
@@ -84,7 +86,6 @@ interface LogSink { log: LoggerLike, received: number, expected: number }
 
 type Counter = 'completed' | 'failed' | 'rejected' | 'queueTimedOut' | 'timedOut' | 'crashed' | 'dropped' | 'recycled' | 'recycledMemory' | 'threadExits'
 
-const THREAD_ENTRY = new URL('./thread.js', import.meta.url)
 const LOG_GRACE_MS = 1000
 /** Times one task may be handed on from a retiring thread before it fails as it is. */
 const MAX_HANDOVERS = 3
@@ -105,6 +106,7 @@ export class ThreadPool {
   readonly #sinks = new Map<number, LogSink>()
   readonly #watched = new WeakSet<object>()
   readonly #idleWaiters = new Set<() => void>()
+  readonly #deadlines = new Deadlines()
   readonly #counts: Record<Counter, number> = {
     completed: 0, failed: 0, rejected: 0, queueTimedOut: 0, timedOut: 0, crashed: 0, dropped: 0, recycled: 0, recycledMemory: 0, threadExits: 0
   }
@@ -125,20 +127,7 @@ export class ThreadPool {
     }
     const logChannel = `fastify-mpm:log:${process.pid}:${++poolSeq}`
     const workerData: ThreadData = { logChannel, maxTasks: options.maxTasksPerThread, maxHeap: options.maxThreadMemory }
-    this.#tp = new Tinypool({
-      filename: THREAD_ENTRY.href,
-      minThreads: options.minThreads,
-      maxThreads: options.maxThreads,
-      idleTimeout: options.idleTimeout,
-      resourceLimits: options.resourceLimits,
-      // Half of tinypool's atomics: the main thread still collects every finished answer in one
-      // pass (receiveMessageOnPort) instead of one port event each, but threads never block in
-      // Atomics.wait between tasks, where timers and async work a handler leaves behind (and
-      // log lines posted from them) would never run. tinypool's worker honours piscina's switch.
-      useAtomics: true,
-      env: { ...process.env, PISCINA_DISABLE_ATOMICS: '1' } as Record<string, string>,
-      workerData
-    })
+    this.#tp = startTinypool({ minThreads: options.minThreads, maxThreads: options.maxThreads, idleTimeout: options.idleTimeout, resourceLimits: options.resourceLimits, workerData })
     // Without an 'error' listener a thread dying while idle would crash the whole process.
     this.#tp.on('error', (err: Error & { code?: string }) => this.#onIdleThreadError(err))
     if (threadWatchers.size === 0) process.on('worker', onWorkerStarted)
@@ -262,13 +251,13 @@ export class ThreadPool {
     this.#running++
     if (opts.log !== undefined) this.#sinks.set(task.id, { log: opts.log, received: 0, expected: -1 })
     const timeout = opts.timeout ?? this.options.taskTimeout
-    let timer: NodeJS.Timeout | undefined
+    let deadline: Deadline | undefined
     let timedOut = false
     let abort: OneShotAbort | undefined
     if (timeout > 0) {
       abort = new OneShotAbort()
       // tinypool answers an abort of a running task by terminating its thread and starting another.
-      timer = setTimeout(() => { timedOut = true; abort?.abort() }, timeout)
+      deadline = this.#deadlines.add(timeout, () => { timedOut = true; abort?.abort() })
     }
     let handovers = 0
     try {
@@ -288,7 +277,7 @@ export class ThreadPool {
         return outcome
       }
     } finally {
-      clearTimeout(timer)
+      if (deadline !== undefined) this.#deadlines.remove(deadline)
       this.#running--
       this.#pump()
     }

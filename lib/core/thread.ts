@@ -16,6 +16,10 @@ export interface ThreadData {
   maxHeap: number
 }
 
+// thread-preload.cts lent tinypool's entry a constant process.memoryUsage; handlers get the real one.
+const realMemoryUsage = (globalThis as Record<symbol, unknown>)[Symbol.for('fastify-mpm.memoryUsage')]
+if (typeof realMemoryUsage === 'function') process.memoryUsage = realMemoryUsage as typeof process.memoryUsage
+
 const { logChannel, maxTasks, maxHeap } = Tinypool.workerData as ThreadData
 const workerId = (process as unknown as { __tinypool_state__: { workerId: number } }).__tinypool_state__.workerId
 

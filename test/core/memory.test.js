@@ -1,5 +1,7 @@
 // maxThreadMemory: a thread whose V8 heap passes the limit after a task is replaced; its answer
 // is sent first and no request fails, even with others in flight. Shown in ?auto, ?json and metrics.
+import { execFile } from 'node:child_process'
+import { promisify } from 'node:util'
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import Fastify from 'fastify'
@@ -48,4 +50,31 @@ test('below the limit nothing is recycled; bad values name the option', { timeou
     assert.equal(err?.code, 'FST_MPM_INVALID_OPTION')
     assert.match(err.message, /maxThreadMemory/)
   }
+})
+
+test('handlers see the real process.memoryUsage (tinypool\'s entry is lent a constant one)', { timeout: 30_000 }, async (t) => {
+  const srv = await startApp({ threads: 1 }, (app) => {
+    app.get('/usage', offload(fixture('memory-usage.js')))
+  })
+  t.after(() => srv.close())
+  for (let i = 0; i < 2; i++) {
+    const res = await srv.request('/usage')
+    assert.equal(res.status, 200)
+    const usage = res.json()
+    assert.equal(usage.name, 'memoryUsage')
+    assert.ok(usage.rss > 1048576, `rss ${usage.rss}`)
+    assert.ok(usage.heapUsed > 0, `heapUsed ${usage.heapUsed}`)
+    assert.ok(usage.rssOnly > 1048576, `rss() ${usage.rssOnly}`)
+    // The preload ran (so tinypool's per-task call is spared) and handed back this very function.
+    assert.equal(usage.preloaded, true)
+  }
+})
+
+test('a process run with flags a thread refuses (--stack-size): threads start without the preload and work', { timeout: 30_000 }, async () => {
+  const script = new URL('../fixtures/preload-fallback.js', import.meta.url)
+  const { stdout } = await promisify(execFile)(process.execPath, ['--stack-size=2000', script.pathname, fixture('memory-usage.js').href])
+  const { status, body } = JSON.parse(stdout)
+  assert.equal(status, 200)
+  assert.equal(body.preloaded, false)
+  assert.ok(body.rss > 1048576, `rss ${body.rss}`)
 })
