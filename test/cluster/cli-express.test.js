@@ -7,7 +7,7 @@ import { existsSync } from 'node:fs'
 import { after, before, describe, test } from 'node:test'
 import { Agent, request } from 'undici'
 import { tempDir } from '../helpers/util.js'
-import { fixture, forkedPids, isRunning, runCli, steadyLoad, until } from '../fixtures/cluster/helpers.js'
+import { answeredBeforeTheKill, fixture, forkedPids, isRunning, runCli, steadyLoad, until } from '../fixtures/cluster/helpers.js'
 
 async function get (url, path, dispatcher) {
   const res = await request(`${url}${path}`, { dispatcher })
@@ -68,28 +68,7 @@ describe('fastify-mpm start <Express app> --processes 2 --threads 1:2', { timeou
 })
 
 test('Express under the CLI: requests running past --graceful-timeout are answered 503 + Connection: close + Retry-After', { timeout: 60_000 }, async (t) => {
-  const cli = runCli(['start', fixture('express-app.js'), '--processes', '1', '--threads', '1', '--port', '0', '--graceful-timeout', '3000'])
-  t.after(() => cli.kill())
-  const url = await cli.listening()
-  const dir = tempDir()
-  t.after(dir.remove)
-  const marks = [dir.file('thread'), dir.file('slow')]
-  const ask = async (path) => {
-    const res = await request(`${url}${path}`)
-    return { status: res.statusCode, headers: res.headers, body: await res.body.text() }
-  }
-  const inThread = ask(`/thread?ms=20000&mark=${encodeURIComponent(marks[0])}`)
-  const inLoop = ask(`/slow?ms=20000&mark=${encodeURIComponent(marks[1])}`)
-  await until(() => marks.every((m) => existsSync(m)), { what: 'both requests in flight' })
-  const stopAt = Date.now()
-  process.kill(cli.proc.pid, 'SIGTERM')
-  for (const [name, res] of [['offloaded', await inThread], ['inline', await inLoop]]) {
-    assert.equal(res.status, 503, `${name}: ${res.body}`)
-    assert.equal(res.headers.connection, 'close', name)
-    assert.ok(res.headers['retry-after'] !== undefined, `${name} has Retry-After`)
-  }
-  assert.ok(Date.now() - stopAt < 3000, 'answered within the grace period')
-  assert.equal((await cli.exited).code, 0)
+  await answeredBeforeTheKill(t, 'express-app.js')
 })
 
 test('Express under the CLI: a route offloading a missing module fails the boot, naming the file, exit 1', { timeout: 60_000 }, async (t) => {

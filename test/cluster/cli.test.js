@@ -7,7 +7,7 @@ import { describe, test, before, after } from 'node:test'
 import { promisify } from 'node:util'
 import { Agent, request } from 'undici'
 import { tempDir } from '../helpers/util.js'
-import { CLI, fixture, runCli, forkedPids, until, isRunning } from '../fixtures/cluster/helpers.js'
+import { answeredBeforeTheKill, CLI, fixture, runCli, forkedPids, until, isRunning } from '../fixtures/cluster/helpers.js'
 
 const run = promisify(execFile)
 
@@ -158,30 +158,7 @@ describe('fastify-mpm start app.js --processes 2 --threads 1:2', { timeout: 120_
 
 test('SIGTERM with requests running past --graceful-timeout: each answered 503 + Connection: close before the kill', { timeout: 60_000 }, async (t) => {
   // The app's closeTimeout is 30 s; the cluster's grace is 3 s: the child must keep the latter.
-  const cli = runCli(['start', fixture('app.js'), '--processes', '1', '--threads', '1', '--port', '0', '--graceful-timeout', '3000'])
-  t.after(() => cli.kill())
-  const url = await cli.listening()
-  const dir = tempDir()
-  t.after(dir.remove)
-  const marks = [dir.file('thread'), dir.file('slow')]
-  const ask = async (path) => {
-    const res = await request(`${url}${path}`)
-    return { status: res.statusCode, headers: res.headers, body: await res.body.text() }
-  }
-  const inThread = ask(`/thread?ms=20000&mark=${encodeURIComponent(marks[0])}`)
-  const inLoop = ask(`/slow?ms=20000&mark=${encodeURIComponent(marks[1])}`)
-  await until(() => marks.every((m) => existsSync(m)), { what: 'both requests to be in flight' })
-  const stopAt = Date.now()
-  process.kill(cli.proc.pid, 'SIGTERM')
-  for (const [name, res] of [['offloaded', await inThread], ['inline', await inLoop]]) {
-    assert.equal(res.status, 503, `${name}: ${res.body}`)
-    assert.equal(res.headers.connection, 'close', name)
-    assert.ok(res.headers['retry-after'] !== undefined, `${name} has Retry-After`)
-  }
-  assert.ok(Date.now() - stopAt < 3000, 'answered within the grace period')
-  const { code } = await cli.exited
-  assert.equal(code, 0)
-  assert.equal(cli.logs.find((l) => /killing it/.test(l.msg ?? '')), undefined, 'nothing had to be killed')
+  await answeredBeforeTheKill(t, 'app.js')
 })
 
 test('an app module that throws: start fails with its error, exit 1, no fork loop', { timeout: 60_000 }, async (t) => {
