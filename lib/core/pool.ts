@@ -23,6 +23,8 @@ type LogMethod = (obj: unknown, msg?: string) => void
 export interface LoggerLike {
   trace: LogMethod, debug: LogMethod, info: LogMethod, warn: LogMethod, error: LogMethod, fatal: LogMethod
   levelVal?: number
+  /** A logger made on first use (a per-request child) gives the real one here, so lines keep their time. */
+  resolve?: () => LoggerLike
 }
 
 export type PoolOptions = Omit<ResolvedCoreOptions, 'retryAfter' | 'closeTimeout'> & { log: LoggerLike }
@@ -460,5 +462,5 @@ export class OneShotAbort implements AbortSignalLike {
 function writeLog (log: LoggerLike, line: LogLine): void {
   const method = LEVELS[line.l] ?? 'info'
   const [obj, msg] = decodeLogArgs(line)
-  loggerAt(log, line.t)[method](obj, msg)
+  loggerAt(log.resolve?.() ?? log, line.t)[method](obj, msg)
 }

@@ -39,7 +39,7 @@ export function offloadMiddleware (ctx: OffloadContext, target: OffloadTarget): 
 async function handle (ctx: OffloadContext, binding: RouteBinding, req: ExpressRequest, res: ExpressResponse, next: NextFunction): Promise<void> {
   const { pool } = binding
   const id = requestId(req)
-  const log = ctx.log.child({ reqId: id })
+  const log = requestLog(ctx.log, id)
   let outcome
   try {
     outcome = await dispatchRoute(binding, {
@@ -90,6 +90,27 @@ async function handle (ctx: OffloadContext, binding: RouteBinding, req: ExpressR
     return
   }
   send(res, value)
+}
+
+/**
+ * The request's logger, a child with its reqId, made on first use: most requests log nothing,
+ * and a pino child per request was a measurable part of the dispatch cost.
+ */
+function requestLog (parent: ExpressLogger, reqId: string): ExpressLogger {
+  let child: ExpressLogger | undefined
+  const get = (): ExpressLogger => (child ??= parent.child({ reqId }))
+  const levelVal = (parent as { levelVal?: number }).levelVal
+  return {
+    levelVal,
+    resolve: get,
+    trace: (obj: unknown, msg?: string) => get().trace(obj, msg),
+    debug: (obj: unknown, msg?: string) => get().debug(obj, msg),
+    info: (obj: unknown, msg?: string) => get().info(obj, msg),
+    warn: (obj: unknown, msg?: string) => get().warn(obj, msg),
+    error: (obj: unknown, msg?: string) => get().error(obj, msg),
+    fatal: (obj: unknown, msg?: string) => get().fatal(obj, msg),
+    child: (bindings: Record<string, unknown>) => get().child(bindings)
+  }
 }
 
 /** The request id: the client's `X-Request-Id` when it sent a sane one (Express has none), else a sequence. */
