@@ -3,7 +3,7 @@
 // sequence. Each adapter (Fastify plugin, Express) owns one and translates requests for it.
 
 import { TaskKind } from './marshal.js'
-import { offloadTarget, toModuleHref, type OffloadTarget, type TaskObserver } from './offload-target.js'
+import { offloadTarget, type OffloadTarget, type TaskObserver } from './offload-target.js'
 import type { ResolvedCoreOptions } from './options.js'
 import { ThreadPool, type LoggerLike, type PoolStats } from './pool.js'
 import { decodeRouteValue, deserializeError, ValueKind, type SerializedError } from './route-value.js'
@@ -43,7 +43,7 @@ export class Mpm<O extends ResolvedCoreOptions = ResolvedCoreOptions> {
 
   /** Runs `export(payload)` from `moduleUrl` in a thread and resolves with what it returns. */
   async run<T = unknown> (moduleUrl: URL | string, payload?: unknown, opts: RunOptions = {}): Promise<T> {
-    const target = offloadTarget(toModuleHref(moduleUrl), { export: opts.export, timeout: opts.timeout })
+    const target = offloadTarget(moduleUrl, { export: opts.export, timeout: opts.timeout })
     const signal = opts.signal
     const outcome = await this.pool.run(
       { k: TaskKind.Run, m: target.href, e: target.exportName, id: 0, lv: 0, p: payload },
