@@ -20,7 +20,7 @@ export interface RequestData {
   hostname: string
 }
 
-export const enum TaskKind { Route = 0, Run = 1, Probe = 2 }
+export const enum TaskKind { Route = 0, Run = 1, Probe = 2, Batch = 3 }
 
 export interface RouteTask {
   k: TaskKind.Route, m: string, e: string, id: number, lv: number, r: RequestData
@@ -32,6 +32,13 @@ export interface RouteTask {
 export interface RunTask { k: TaskKind.Run, m: string, e: string, id: number, lv: number, p: unknown }
 export interface ProbeTask { k: TaskKind.Probe, mods: Array<{ m: string, e: string }> }
 export type Task = RouteTask | RunTask | ProbeTask
+
+/** Short route tasks run one after another by one thread (batch.ts); `c` holds each one's claim. */
+export interface BatchTask { k: TaskKind.Batch, t: RouteTask[], c: Int32Array }
+/** A batch member's outcome, posted on the thread's channel as soon as it is known. */
+export interface BatchAnswer { a: number, o: Outcome }
+/** What a thread returns for a whole batch: only whether it retires (`x`, `xh` as in Outcome). */
+export interface BatchDone { x?: number, xh?: number }
 
 /**
  * What a thread sends back for one task: what the handler returned (`ok`) or threw, the reply

@@ -2,6 +2,7 @@
 // and who observes them, run() for work from ordinary handlers, the startup check, and the close
 // sequence. Each adapter (Fastify plugin, Express) owns one and translates requests for it.
 
+import { TaskCost } from './batch.js'
 import { TaskKind } from './marshal.js'
 import { offloadTarget, type OffloadTarget, type TaskObserver } from './offload-target.js'
 import type { ResolvedCoreOptions } from './options.js'
@@ -47,7 +48,7 @@ export class Mpm<O extends ResolvedCoreOptions = ResolvedCoreOptions> {
     const signal = opts.signal
     const outcome = await this.pool.run(
       { k: TaskKind.Run, m: target.href, e: target.exportName, id: 0, lv: 0, p: payload },
-      { timeout: target.timeout, signal: signal === undefined ? undefined : () => signal, log: this.#log })
+      { timeout: target.timeout, signal, log: this.#log })
     const value = outcome.vk === ValueKind.Error ? deserializeError(outcome.v as SerializedError) : decodeRouteValue(outcome)
     if (!outcome.ok) throw value
     return value as T
@@ -62,7 +63,7 @@ export class Mpm<O extends ResolvedCoreOptions = ResolvedCoreOptions> {
   /** @internal Binds an offloaded handler to this pool for one route. */
   bind (target: OffloadTarget, route: string, handlerTimeout?: number): RouteBinding {
     const timeout = target.timeout ?? (handlerTimeout !== undefined && handlerTimeout > 0 ? handlerTimeout : undefined)
-    return { ...target, timeout, route, pool: this.pool, retryAfter: String(this.options.retryAfter), observers: this.#observers }
+    return { ...target, timeout, route, pool: this.pool, retryAfter: String(this.options.retryAfter), observers: this.#observers, cost: new TaskCost() }
   }
 
   /** Loads every route's module once, in a thread, so a missing file or export fails at startup; logs the routes. */

@@ -5,16 +5,21 @@
 // Free of any web framework: adapters hand it tasks and get Outcomes back.
 
 import { performance } from 'node:perf_hooks'
-import { BroadcastChannel } from 'node:worker_threads'
+import { BroadcastChannel, receiveMessageOnPort } from 'node:worker_threads'
 import Tinypool from 'tinypool'
 import {
   FST_MPM_CLOSING, FST_MPM_NOT_CLONEABLE, FST_MPM_TASK_DROPPED, FST_MPM_QUEUE_FULL, FST_MPM_QUEUE_TIMEOUT,
   FST_MPM_TASK_TIMEOUT, FST_MPM_THREAD_CRASHED, FST_MPM_THREAD_EXITED, FST_MPM_THREAD_RETIRED
 } from './errors.js'
+import { Batch, MAX_BATCH, type TaskCost } from './batch.js'
 import { Deadlines, type Deadline } from './deadlines.js'
 import { invoke } from './invoke.js'
 import { loggerAt } from './log-time.js'
-import { decodeLogArgs, LEVELS, TaskKind, type LogLine, type Outcome, type ProbeProblem, type RouteTask, type RunTask } from './marshal.js'
+import {
+  decodeLogArgs, LEVELS, TaskKind,
+  type BatchAnswer, type BatchDone, type BatchTask, type LogLine, type Outcome, type ProbeProblem, type RouteTask, type RunTask
+} from './marshal.js'
+import { OneShotAbort, type AbortSignalLike } from './one-shot-abort.js'
 import type { ResolvedCoreOptions } from './options.js'
 import type { ThreadData } from './thread.js'
 import { startTinypool } from './thread-start.js'
@@ -29,23 +34,22 @@ export interface LoggerLike {
 
 export type PoolOptions = Omit<ResolvedCoreOptions, 'retryAfter' | 'closeTimeout'> & { log: LoggerLike }
 
-/**
- * What the queue needs of an AbortSignal. offload() passes a lighter object: an AbortSignal per
- * queued request cost ~20 µs of CPU each in the dispatch benchmark (bench/FINDINGS.md).
- */
-export interface AbortSignalLike {
-  readonly aborted: boolean
-  addEventListener (type: 'abort', listener: () => void, options?: { once?: boolean }): void
-  removeEventListener (type: 'abort', listener: () => void): void
-}
-
 export interface TaskOptions {
   /** ms the handler may run; defaults to the pool's taskTimeout; 0 = no limit. */
   timeout?: number
-  /** Consulted only if the task must wait for a thread: once it aborts, the task is dropped unrun. */
-  signal?: () => AbortSignalLike | undefined
+  /** Consulted only while the task waits for a thread: once it aborts, the task is dropped unrun. */
+  signal?: AbortSignalLike
+  /**
+   * The same, polled instead of listened to (true once nobody can use the answer, e.g. the
+   * client left): checked when the task's turn comes and every DROP_SWEEP_MS while it waits.
+   * A listener per queued request made the main thread's garbage collection several times
+   * dearer (bench/FINDINGS.md).
+   */
+  gone?: () => boolean
   /** Receives the task's log lines. */
   log?: LoggerLike
+  /** The route's recent run time: a short route's queued tasks may share a thread's wake-up (batch.ts). */
+  cost?: TaskCost
 }
 
 export interface PoolStats {
@@ -68,6 +72,8 @@ export interface PoolStats {
   /** threads recycled because their heap passed maxThreadMemory (not counted in `recycled`) */
   recycledMemory: number
   threadExits: number
+  /** Tasks handed to a thread together with others (batch.ts); each is also counted as it ends. */
+  batched: number
 }
 
 /** A thread slot as the scoreboard shows it (Apache: `_` idle, `W` busy, `S` starting, `G` finishing, `.` open). */
@@ -82,13 +88,18 @@ interface Waiting {
   reject: (err: Error) => void
   signal?: AbortSignalLike
   onAbort?: () => void
+  /** Never batched again: it was in a batch that failed (it might be the reason). */
+  solo?: true
+  deadline?: Deadline
 }
 
 interface LogSink { log: LoggerLike, received: number, expected: number }
 
-type Counter = 'completed' | 'failed' | 'rejected' | 'queueTimedOut' | 'timedOut' | 'crashed' | 'dropped' | 'recycled' | 'recycledMemory' | 'threadExits'
+type Counter = 'completed' | 'failed' | 'rejected' | 'queueTimedOut' | 'timedOut' | 'crashed' | 'dropped' | 'recycled' | 'recycledMemory' | 'threadExits' | 'batched'
 
 const LOG_GRACE_MS = 1000
+/** How often queued tasks are checked for clients that left (TaskOptions.gone). */
+const DROP_SWEEP_MS = 100
 /** Times one task may be handed on from a retiring thread before it fails as it is. */
 const MAX_HANDOVERS = 3
 let poolSeq = 0
@@ -106,18 +117,22 @@ export class ThreadPool {
   readonly #channels: BroadcastChannel[] = []
   readonly #queue: Waiting[] = []
   readonly #sinks = new Map<number, LogSink>()
+  /** Batch members not yet answered, by task id. */
+  readonly #batchOf = new Map<number, Batch<Waiting>>()
   readonly #watched = new WeakSet<object>()
   readonly #idleWaiters = new Set<() => void>()
   readonly #deadlines = new Deadlines()
   readonly #counts: Record<Counter, number> = {
-    completed: 0, failed: 0, rejected: 0, queueTimedOut: 0, timedOut: 0, crashed: 0, dropped: 0, recycled: 0, recycledMemory: 0, threadExits: 0
+    completed: 0, failed: 0, rejected: 0, queueTimedOut: 0, timedOut: 0, crashed: 0, dropped: 0, recycled: 0, recycledMemory: 0, threadExits: 0, batched: 0
   }
 
   #running = 0
   #taskSeq = 0
   #closing = false
+  #pumpScheduled = false
   #closed: Promise<void> | undefined
   #queueTimer: NodeJS.Timeout | undefined
+  #sweepTimer: NodeJS.Timeout | undefined
   readonly #watchThreads: () => void = () => { if (this.#tp !== null) this.#watchNewThreads(this.#tp) }
 
   constructor (options: PoolOptions) {
@@ -136,7 +151,11 @@ export class ThreadPool {
     threadWatchers.add(this.#watchThreads)
     for (let id = 1; id <= options.maxThreads; id++) {
       const channel = new BroadcastChannel(`${logChannel}:${id}`)
-      channel.onmessage = (event) => this.#onLogLine((event as { data: LogLine }).data)
+      // Once woken, take every message already queued on the channel, not one event each.
+      channel.onmessage = (event) => {
+        this.#onThreadMessage((event as { data: LogLine | BatchAnswer }).data)
+        this.#drainChannel(channel)
+      }
       ;channel.unref()
       this.#channels.push(channel)
     }
@@ -149,15 +168,22 @@ export class ThreadPool {
     task.id = ++this.#taskSeq
     task.lv = opts.log === undefined ? Infinity : (opts.log.levelVal ?? 0)
     if (this.#tp === null) return this.#runInline(task, opts)
-    if (this.#running < this.options.maxThreads) return this.#dispatch(task, opts)
-    if (this.#queue.length >= this.options.maxQueue) {
+    const free = this.#running < this.options.maxThreads
+    if (free && opts.cost?.short !== true) return this.#dispatch(task, opts)
+    // A full queue first lets go of requests nobody waits for any more.
+    if (!free && this.#queue.length >= this.options.maxQueue) this.#sweepGone()
+    if (!free && this.#queue.length >= this.options.maxQueue) {
       this.#counts.rejected++
       return Promise.reject(new FST_MPM_QUEUE_FULL(this.options.maxQueue))
     }
     return new Promise((resolve, reject) => {
-      const waiting: Waiting = { task, opts, since: performance.now(), resolve, reject, signal: opts.signal?.() }
+      const waiting: Waiting = { task, opts, since: performance.now(), resolve, reject, signal: opts.signal }
       this.#queue.push(waiting)
+      // A short task waits for the end of this turn of the event loop even with a thread free,
+      // so the requests that arrived together share one wake-up (batch.ts).
+      if (free) this.#pumpSoon()
       if (this.#queueTimer === undefined && this.options.queueTimeout > 0) this.#armQueueTimer()
+      if (opts.gone !== undefined && this.#sweepTimer === undefined) this.#armSweep()
       if (waiting.signal === undefined) return
       if (waiting.signal.aborted) return this.#drop(waiting)
       waiting.onAbort = () => this.#drop(waiting)
@@ -238,6 +264,7 @@ export class ThreadPool {
       this.#closing = true
       for (const waiting of this.#queue.splice(0)) waiting.reject(new FST_MPM_CLOSING())
       clearTimeout(this.#queueTimer)
+      clearTimeout(this.#sweepTimer)
       await this.#tp?.destroy()
       for (const channel of this.#channels) channel.close()
       threadWatchers.delete(this.#watchThreads)
@@ -274,6 +301,7 @@ export class ThreadPool {
         }
         if (outcome.refused === true && ++handovers <= MAX_HANDOVERS) continue
         if (outcome.x !== undefined) this.#retire(tp, outcome.x, outcome.xh)
+        if (outcome.d !== undefined) opts.cost?.record(outcome.d)
         this.#counts[outcome.ok ? 'completed' : 'failed']++
         this.#settleLogs(task.id, outcome.lc)
         return outcome
@@ -298,14 +326,143 @@ export class ThreadPool {
   }
 
   #pump (): void {
-    const { queueTimeout } = this.options
-    while (this.#running < this.options.maxThreads && this.#queue.length > 0) {
-      const waiting = this.#queue.shift() as Waiting
-      if (waiting.onAbort !== undefined) waiting.signal?.removeEventListener('abort', waiting.onAbort)
-      if (queueTimeout > 0 && performance.now() - waiting.since >= queueTimeout) this.#expire(waiting)
-      else this.#dispatch(waiting.task, waiting.opts).then(waiting.resolve, waiting.reject)
+    const { maxThreads } = this.options
+    while (this.#running < maxThreads && this.#queue.length > 0) {
+      const first = this.#takeWaiting()
+      if (first === undefined) continue
+      const members = [first]
+      if (first.solo !== true && first.opts.cost?.short === true) {
+        // Shared fairly between the threads free now, so one thread does not take the whole queue.
+        const limit = Math.min(MAX_BATCH, Math.ceil((this.#queue.length + 1) / (maxThreads - this.#running)))
+        while (members.length < limit && this.#queue.length > 0) {
+          const next = this.#queue[0]
+          if (next.solo === true || next.opts.cost?.short !== true) break
+          const taken = this.#takeWaiting()
+          if (taken !== undefined) members.push(taken)
+        }
+      }
+      if (members.length > 1) void this.#dispatchBatch(members)
+      else this.#dispatch(first.task, first.opts).then(first.resolve, first.reject)
     }
     if (this.#isIdle()) this.#notifyIdle()
+  }
+
+  #pumpSoon (): void {
+    if (this.#pumpScheduled) return
+    this.#pumpScheduled = true
+    setImmediate(() => {
+      this.#pumpScheduled = false
+      this.#pump()
+    })
+  }
+
+  /** The queue's head, unless it waited past queueTimeout (then it is answered 503 and skipped). */
+  #takeWaiting (): Waiting | undefined {
+    const waiting = this.#queue.shift() as Waiting
+    if (waiting.onAbort !== undefined) waiting.signal?.removeEventListener('abort', waiting.onAbort)
+    const { queueTimeout } = this.options
+    if (queueTimeout > 0 && performance.now() - waiting.since >= queueTimeout) {
+      this.#expire(waiting)
+      return undefined
+    }
+    if (waiting.opts.gone?.() === true) {
+      this.#counts.dropped++
+      waiting.reject(new FST_MPM_TASK_DROPPED())
+      return undefined
+    }
+    return waiting
+  }
+
+  /** Puts tasks that never ran back at the head of the queue, in order, as they were. */
+  #requeue (members: Waiting[], solo: boolean): void {
+    if (this.#closed !== undefined) {
+      for (const waiting of members) waiting.reject(new FST_MPM_CLOSING())
+      return
+    }
+    this.#queue.unshift(...members)
+    for (const waiting of members) {
+      if (solo) waiting.solo = true
+      if (waiting.signal === undefined || waiting.onAbort === undefined) continue
+      if (waiting.signal.aborted) this.#drop(waiting)
+      else waiting.signal.addEventListener('abort', waiting.onAbort, { once: true })
+    }
+    if (this.#queueTimer === undefined && this.options.queueTimeout > 0) this.#armQueueTimer()
+  }
+
+  // -- batches (batch.ts) -------------------------------------------------------------------------
+
+  async #dispatchBatch (members: Waiting[]): Promise<void> {
+    const tp = this.#tp as Tinypool
+    this.#running++
+    const batch = new Batch(members, new OneShotAbort())
+    this.#counts.batched += members.length
+    for (const waiting of members) {
+      this.#batchOf.set(waiting.task.id, batch)
+      if (waiting.opts.log !== undefined) this.#sinks.set(waiting.task.id, { log: waiting.opts.log, received: 0, expected: -1 })
+    }
+    this.#startMember(batch)
+    const task: BatchTask = { k: TaskKind.Batch, t: members.map((waiting) => waiting.task as RouteTask), c: batch.cells }
+    let done: BatchDone | undefined
+    let failure: Error | undefined
+    try {
+      done = await tp.run(task, { signal: batch.abort }) as BatchDone
+    } catch (err) {
+      failure = err as Error
+    }
+    // Every answer the thread posted before it returned or died is on a channel by now.
+    this.#drainChannels()
+    const unrun = batch.revokeUnstarted()
+    const cut = batch.startedUnanswered()
+    if (cut !== undefined) this.#failMember(batch, cut, failure)
+    for (const waiting of members) {
+      this.#batchOf.delete(waiting.task.id)
+      if (waiting.deadline !== undefined) this.#deadlines.remove(waiting.deadline)
+    }
+    if (done?.x !== undefined) this.#retire(tp, done.x, done.xh)
+    // After a failure, each goes alone: one of them may be why (a request that cannot be copied).
+    if (unrun.length > 0) this.#requeue(unrun, failure !== undefined)
+    this.#running--
+    this.#pump()
+  }
+
+  /** Arms the deadline of the member the thread runs now (answers come in order). */
+  #startMember (batch: Batch<Waiting>): void {
+    const waiting = batch.current
+    if (waiting === undefined) return
+    const timeout = waiting.opts.timeout ?? this.options.taskTimeout
+    if (timeout > 0) waiting.deadline = this.#deadlines.add(timeout, () => this.#memberExpired(batch, waiting))
+  }
+
+  #memberExpired (batch: Batch<Waiting>, waiting: Waiting): void {
+    waiting.deadline = undefined
+    this.#drainChannels()
+    if (batch.current !== waiting) return
+    batch.timedOut = waiting
+    // The pool stops the thread; #dispatchBatch settles the member and runs the rest elsewhere.
+    batch.abort.abort()
+  }
+
+  #onAnswer ({ a: id, o: outcome }: BatchAnswer): void {
+    const batch = this.#batchOf.get(id)
+    const waiting = batch?.current
+    if (batch === undefined || waiting?.task.id !== id) return
+    this.#batchOf.delete(id)
+    if (waiting.deadline !== undefined) this.#deadlines.remove(waiting.deadline)
+    batch.answered++
+    if (outcome.d !== undefined) waiting.opts.cost?.record(outcome.d)
+    this.#counts[outcome.ok ? 'completed' : 'failed']++
+    this.#settleLogs(id, outcome.lc)
+    waiting.resolve(outcome)
+    this.#startMember(batch)
+  }
+
+  /** The member that was running when its batch ended without its answer. */
+  #failMember (batch: Batch<Waiting>, waiting: Waiting, failure: Error | undefined): void {
+    batch.answered++
+    this.#settleLogs(waiting.task.id, Infinity)
+    const timeout = waiting.opts.timeout ?? this.options.taskTimeout
+    const err = failure ?? new Error('the thread ended a batch without answering it')
+    waiting.reject(this.#explain(err, batch.timedOut === waiting, timeout))
   }
 
   /**
@@ -333,6 +490,20 @@ export class ThreadPool {
   #expire (waiting: Waiting): void {
     this.#counts.queueTimedOut++
     waiting.reject(new FST_MPM_QUEUE_TIMEOUT(this.options.queueTimeout))
+  }
+
+  /** Drops every queued task nobody waits for any more, and looks again later while any could be. */
+  #armSweep (): void {
+    this.#sweepTimer = setTimeout(() => {
+      this.#sweepTimer = undefined
+      this.#sweepGone()
+      if (this.#queue.some((waiting) => waiting.opts.gone !== undefined)) this.#armSweep()
+    }, DROP_SWEEP_MS)
+    this.#sweepTimer.unref()
+  }
+
+  #sweepGone (): void {
+    for (const waiting of this.#queue.filter((w) => w.opts.gone?.() === true)) this.#drop(waiting)
   }
 
   #drop (waiting: Waiting): void {
@@ -412,7 +583,19 @@ export class ThreadPool {
     this.#log.error({ err }, 'fastify-mpm: an idle thread died and was replaced')
   }
 
-  // -- logs ---------------------------------------------------------------------------------------
+  // -- each thread's channel: log lines and batch answers -----------------------------------------
+
+  #onThreadMessage (message: LogLine | BatchAnswer): void {
+    if ('a' in message) this.#onAnswer(message)
+    else this.#onLogLine(message)
+  }
+
+  #drainChannel (channel: BroadcastChannel): void {
+    let entry: { message: unknown } | undefined
+    while ((entry = receiveMessageOnPort(channel as never)) !== undefined) this.#onThreadMessage(entry.message as LogLine | BatchAnswer)
+  }
+
+  #drainChannels (): void { for (const channel of this.#channels) this.#drainChannel(channel) }
 
   #onLogLine (line: LogLine): void {
     const sink = this.#sinks.get(line.i)
@@ -436,27 +619,6 @@ export class ThreadPool {
 
   #isIdle (): boolean { return this.#running === 0 && this.#queue.length === 0 }
   #notifyIdle (): void { for (const waiter of this.#idleWaiters) waiter() }
-}
-
-/**
- * An abort with a single listener, in the shape tinypool and this pool's queue accept besides an
- * AbortSignal (each adds and removes one listener). An AbortController per task cost ~20 µs of
- * CPU in the dispatch benchmark (bench/FINDINGS.md). Used for task timeouts, and by adapters to
- * drop a queued task whose client left.
- */
-export class OneShotAbort implements AbortSignalLike {
-  aborted = false
-  #listener: (() => void) | undefined
-
-  addEventListener (_type: 'abort', listener: () => void): void { this.#listener = listener }
-  removeEventListener (_type: 'abort', _listener: () => void): void { this.#listener = undefined }
-
-  abort (): void {
-    this.aborted = true
-    const listener = this.#listener
-    this.#listener = undefined
-    listener?.()
-  }
 }
 
 function writeLog (log: LoggerLike, line: LogLine): void {

@@ -6,10 +6,11 @@
 
 import type { ServerResponse } from 'node:http'
 import { performance } from 'node:perf_hooks'
+import type { TaskCost } from './batch.js'
 import { isTooDeepToClone, stringifyDeep } from './deep-body.js'
 import { TaskKind, type Outcome, type RequestData, type RouteTask } from './marshal.js'
 import type { OffloadTarget, TaskEvent, TaskObserver, TaskResult } from './offload-target.js'
-import { OneShotAbort, type LoggerLike, type ThreadPool } from './pool.js'
+import type { LoggerLike, ThreadPool } from './pool.js'
 import { decodeRouteValue, deserializeError, ValueKind, type SerializedError } from './route-value.js'
 import type { ReplyStart } from './thread-reply.js'
 
@@ -19,6 +20,8 @@ export interface RouteBinding extends OffloadTarget {
   pool: ThreadPool
   retryAfter: string
   observers: TaskObserver[]
+  /** The route's recent run time, shared by its requests. */
+  cost: TaskCost
 }
 
 export interface RouteCall {
@@ -42,14 +45,11 @@ export async function dispatchRoute (binding: RouteBinding, call: RouteCall): Pr
     task.bj = 1
   }
   const started = binding.observers.length > 0 ? performance.now() : 0
-  let gone: ResponseGone | undefined
   try {
-    const outcome = await pool.run(task, { timeout: binding.timeout, signal: () => (gone = new ResponseGone(call.res)), log: call.log })
-    if (gone !== undefined) gone.settled = true
+    const outcome = await pool.run(task, { timeout: binding.timeout, gone: () => responseGone(call.res), log: call.log, cost: binding.cost })
     if (started > 0) notify(binding, call.request.id, outcome.ok ? 'ok' : 'error', outcome.d ?? performance.now() - started)
     return outcome
   } catch (err) {
-    if (gone !== undefined) gone.settled = true
     if (started > 0) notify(binding, call.request.id, resultOf(err as Error), performance.now() - started)
     throw err
   }
@@ -89,22 +89,13 @@ export function explainFailure (thrown: unknown, binding: RouteBinding): ReturnT
 }
 
 /**
- * Aborts a queued task once nobody can use its result: the response closed before the task
- * settled, because the client left or the framework already answered (Fastify's handlerTimeout).
- * Not request.signal: with Fastify 5.12 on Node 20 it aborts as soon as a request body has been
- * read (fastify/fastify#6725), which dropped every queued POST, and on every normal completion.
- * Not an AbortController either: the pool only listens for one abort, and an AbortSignal per
- * queued request cost ~20 µs of CPU (bench/FINDINGS.md).
+ * True once nobody can use the task's result: the response closed, because the client left or
+ * the framework already answered (Fastify's handlerTimeout). Not request.signal: with Fastify
+ * 5.12 on Node 20 it aborts as soon as a request body has been read (fastify/fastify#6725),
+ * which dropped every queued POST. Polled by the pool rather than listened for: a listener per
+ * queued request cost more than the dispatch itself (bench/FINDINGS.md).
  */
-class ResponseGone extends OneShotAbort {
-  settled = false
-
-  constructor (res: ServerResponse) {
-    super()
-    if (res.destroyed) this.aborted = true
-    else res.once('close', () => { if (!this.settled) this.abort() })
-  }
-}
+function responseGone (res: ServerResponse): boolean { return res.destroyed }
 
 const RESULT_BY_CODE: Record<string, TaskResult> = {
   FST_MPM_TASK_TIMEOUT: 'timeout',

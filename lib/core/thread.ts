@@ -5,7 +5,8 @@ import { getHeapStatistics } from 'node:v8'
 import { BroadcastChannel, threadId } from 'node:worker_threads'
 import Tinypool, { markMovable } from 'tinypool'
 import { invoke } from './invoke.js'
-import { TaskKind, type Outcome, type Task } from './marshal.js'
+import { claim } from './batch.js'
+import { TaskKind, type BatchAnswer, type BatchDone, type BatchTask, type Outcome, type Task } from './marshal.js'
 
 export interface ThreadData {
   /** BroadcastChannel name prefix; each thread posts on `${prefix}:${workerId}`, read only by the main thread. */
@@ -32,29 +33,53 @@ const post = (line: unknown): void => channel.postMessage(line)
 let tasksRun = 0
 let retired = false
 
-export default async function runTask (task: Task): Promise<Outcome | object> {
+export default async function runTask (task: Task | BatchTask): Promise<Outcome | BatchDone | object> {
+  if (task.k === TaskKind.Batch) return await runBatch(task)
   // After its last task the main thread removes this thread; anything handed to it in the
   // meantime is refused unrun, and the pool runs it elsewhere.
   if (retired) return { ok: false, refused: true, lc: 0 }
   const { outcome, transfer } = await invoke(task, post, true)
-  if (maxTasks > 0 && task.k !== TaskKind.Probe && ++tasksRun >= maxTasks) {
-    retired = true
-    outcome.x = threadId
-  }
-  // The figure tinypool's maxMemoryLimitBeforeRecycle reads (this isolate's heapUsed), but acted
-  // on through the same retirement as maxTasks: this answer goes out first and the replacement
-  // starts as the thread is removed, where tinypool holds the answer until the old thread is gone.
-  if (maxHeap > 0 && !retired && task.k !== TaskKind.Probe) {
-    const used = getHeapStatistics().used_heap_size
-    if (used > maxHeap) {
-      retired = true
-      outcome.x = threadId
-      outcome.xh = used
-    }
-  }
+  if (task.k !== TaskKind.Probe) Object.assign(outcome, countTask())
   if (transfer === undefined) return outcome
   // tinypool moves what this wrapper names instead of copying it (a whole-buffer byte result).
   const moved = { [Tinypool.transferableSymbol]: transfer, [Tinypool.valueSymbol]: outcome }
   markMovable(moved)
   return moved
+}
+
+/**
+ * Runs a batch's members in order, each only if the main thread has not revoked it, and posts
+ * each answer on the thread's channel (after its log lines) the moment it is known. A retiring
+ * thread stops claiming; the main thread runs what is left elsewhere.
+ */
+async function runBatch (batch: BatchTask): Promise<BatchDone> {
+  let done: BatchDone = {}
+  for (let j = 0; j < batch.t.length && !retired; j++) {
+    if (!claim(batch.c, j)) break
+    const member = batch.t[j]
+    const { outcome } = await invoke(member, post, true)
+    done = countTask()
+    const answer: BatchAnswer = { a: member.id, o: outcome }
+    channel.postMessage(answer)
+  }
+  return done
+}
+
+/** Counts a finished task and says whether this thread retires now (maxTasks, or maxHeap). */
+function countTask (): BatchDone {
+  if (maxTasks > 0 && ++tasksRun >= maxTasks) {
+    retired = true
+    return { x: threadId }
+  }
+  // The figure tinypool's maxMemoryLimitBeforeRecycle reads (this isolate's heapUsed), but acted
+  // on through the same retirement as maxTasks: this answer goes out first and the replacement
+  // starts as the thread is removed, where tinypool holds the answer until the old thread is gone.
+  if (maxHeap > 0) {
+    const used = getHeapStatistics().used_heap_size
+    if (used > maxHeap) {
+      retired = true
+      return { x: threadId, xh: used }
+    }
+  }
+  return {}
 }

@@ -1,0 +1,71 @@
+// Short tasks handed to one thread together. Waking a thread whose event loop sleeps costs the
+// main thread a system call and a cross-CPU wake-up, about 20 µs on a VM (bench/FINDINGS.md):
+// more than a trivial handler runs, and every pool (tinypool, piscina) pays it once per task.
+// When tasks are queued anyway, the pool hands a free thread the next few short ones in one
+// message. The thread still runs them one at a time, in order, and answers each as it finishes,
+// so a handler sees nothing new. Only routes whose recent run time is short join a batch, and
+// only tasks that were already waiting: no request waits behind a long one it would not have
+// waited for in the queue.
+//
+// Each member claims its cell before it starts. A batch cut short (timeout, exit, crash,
+// retirement, close) revokes the cells not yet claimed: those members provably never ran, so
+// they can run elsewhere, still exactly once.
+
+import type { OneShotAbort } from './one-shot-abort.js'
+
+/** A route whose recent run time is at most this (ms) may share a thread's wake-up. */
+export const SHORT_TASK_MS = 1
+/** Most tasks in one batch: bounds what the last one waits behind (MAX_BATCH × SHORT_TASK_MS). */
+export const MAX_BATCH = 8
+
+const OPEN = 0
+const STARTED = 1
+const REVOKED = 2
+
+/** A route's recent run time in its thread, a moving average; unknown until it has run once. */
+export class TaskCost {
+  #ms = Infinity
+
+  record (ms: number): void { this.#ms = this.#ms === Infinity ? ms : this.#ms + (ms - this.#ms) / 4 }
+  get short (): boolean { return this.#ms <= SHORT_TASK_MS }
+}
+
+/** Thread side: true if member `index` may start, and marks it started. */
+export function claim (cells: Int32Array, index: number): boolean {
+  return Atomics.compareExchange(cells, index, OPEN, STARTED) === OPEN
+}
+
+/** Main side of one batch: its members in order, their cells, and how far the thread got. */
+export class Batch<M> {
+  readonly members: M[]
+  readonly cells: Int32Array
+  readonly abort: OneShotAbort
+  /** Answers arrive in order, so this also indexes the member running now (or next to). */
+  answered = 0
+  /** The member whose deadline passed, if one did. */
+  timedOut: M | undefined
+
+  constructor (members: M[], abort: OneShotAbort) {
+    this.members = members
+    this.cells = new Int32Array(new SharedArrayBuffer(4 * members.length))
+    this.abort = abort
+  }
+
+  get current (): M | undefined { return this.members[this.answered] }
+
+  /** The unanswered member that had started, once revokeUnstarted() has run: the one cut short. */
+  startedUnanswered (): M | undefined {
+    return this.answered < this.members.length && Atomics.load(this.cells, this.answered) === STARTED
+      ? this.members[this.answered]
+      : undefined
+  }
+
+  /** Revokes every member that has not started and returns them: none of them can start after this. */
+  revokeUnstarted (): M[] {
+    const unrun: M[] = []
+    for (let j = this.answered; j < this.members.length; j++) {
+      if (Atomics.compareExchange(this.cells, j, OPEN, REVOKED) === OPEN) unrun.push(this.members[j])
+    }
+    return unrun
+  }
+}

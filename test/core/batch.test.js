@@ -1,0 +1,144 @@
+// Short queued tasks handed to a thread together (lib/core/batch.ts): each still runs once, alone,
+// in order, answers its own request and logs to it; a batch cut short by a timeout, an exit or a
+// retirement runs the members that never started elsewhere, exactly once.
+import { test } from 'node:test'
+import assert from 'node:assert/strict'
+import { connect } from 'node:net'
+import { offload } from 'fastify-mpm'
+import { fixture, startApp } from '../helpers/app.js'
+import { tempDir, waitFor } from '../helpers/util.js'
+
+const faults = fixture('faults.js')
+const batch = fixture('batch.js')
+const q = encodeURIComponent
+
+/**
+ * One thread held by a gated task while `tags.length` short requests queue behind it; opening
+ * the gate lets them go, as one batch. Returns each tag's response and how often each tag ran.
+ */
+async function queuedBehindGate (t, options, tags, extra = '', route = '/mark') {
+  const dir = tempDir()
+  t.after(dir.remove)
+  const srv = await startApp({ threads: 1, taskTimeout: 10_000, ...options }, (app) => {
+    app.get('/gated', offload(faults, { export: 'gated' }))
+    app.get('/mark', offload(batch, { export: 'mark' }))
+    app.get('/quick', offload(batch, { export: 'mark', timeout: 500 }))
+  })
+  t.after(() => srv.close())
+  const { mpm } = srv.app
+  const mark = dir.file('ran.txt')
+  // The route has run once, quickly: the pool now knows it is short.
+  assert.equal((await srv.request(`${route}?tag=warm`)).status, 200)
+  const gate = dir.gate()
+  const held = srv.request(`/gated?gate=${q(gate.path)}`)
+  await waitFor(() => mpm.stats().busy === 1, { what: 'the thread held' })
+  const batchedBefore = mpm.stats().batched
+  const answers = tags.map((tag) => srv.request(`${route}?tag=${tag}&mark=${q(mark)}${extra}`))
+  await waitFor(() => mpm.stats().queued === tags.length, { what: `${tags.length} queued` })
+  gate.open()
+  assert.equal((await held).status, 200)
+  const responses = Object.fromEntries(tags.map((tag, i) => [tag, answers[i]]))
+  for (const tag of tags) responses[tag] = await responses[tag]
+  const runs = {}
+  for (const tag of dir.read('ran.txt').trim().split('\n')) runs[tag] = (runs[tag] ?? 0) + 1
+  return { srv, mpm, responses, runs, batched: mpm.stats().batched - batchedBefore }
+}
+
+const TAGS = ['a', 'b', 'c', 'd', 'e', 'f']
+
+test('queued short tasks go to a thread together: each runs once, in order, and answers its own request', { timeout: 30_000 }, async (t) => {
+  const { srv, responses, runs, batched } = await queuedBehindGate(t, {}, TAGS)
+  assert.equal(batched, TAGS.length, 'all six went in one batch')
+  const seqs = []
+  for (const tag of TAGS) {
+    const res = responses[tag]
+    assert.equal(res.status, 200)
+    assert.equal(res.json().tag, tag)
+    assert.equal(res.headers['content-type'], 'application/json; charset=utf-8')
+    seqs.push(res.json().seq)
+    assert.equal(runs[tag], 1, `${tag} ran once`)
+  }
+  assert.deepEqual(seqs, [...seqs].sort((x, y) => x - y), 'run in the order they queued')
+  // Each member's log line reached its own request's logger.
+  for (const tag of TAGS) {
+    const line = srv.logs.find((l) => l.msg === 'batched member ran' && l.tag === tag)
+    assert.ok(line, `log line of ${tag}`)
+    assert.equal(line.reqId, responses[tag].json().id)
+  }
+})
+
+test('a member that throws fails alone; the others answer as usual', { timeout: 30_000 }, async (t) => {
+  const { responses, runs, batched } = await queuedBehindGate(t, {}, TAGS, '&fail=c')
+  assert.equal(batched, TAGS.length)
+  assert.equal(responses.c.status, 418)
+  assert.equal(responses.c.json().message, 'member c failed')
+  for (const tag of TAGS.filter((x) => x !== 'c')) assert.equal(responses[tag].status, 200)
+  for (const tag of TAGS) assert.equal(runs[tag], 1)
+})
+
+test('a member that times out: it alone gets the timeout; the members after it run once, elsewhere', { timeout: 30_000 }, async (t) => {
+  const { mpm, responses, runs, batched } = await queuedBehindGate(t, {}, TAGS, '&fail=c&how=spin', '/quick')
+  assert.equal(batched, TAGS.length)
+  assert.equal(responses.c.status, 503)
+  assert.equal(responses.c.json().code, 'FST_MPM_TASK_TIMEOUT')
+  for (const tag of TAGS.filter((x) => x !== 'c')) {
+    assert.equal(responses[tag].status, 200, `${tag}: ${responses[tag].text}`)
+    assert.equal(runs[tag], 1, `${tag} ran once`)
+  }
+  assert.equal(runs.c, 1)
+  assert.equal(mpm.stats().timedOut, 1)
+  assert.notEqual(responses.b.json().threadId, responses.d.json().threadId, 'd ran on the replacement thread')
+})
+
+test('a member that exits its thread: it alone fails; the members after it run once, elsewhere', { timeout: 30_000 }, async (t) => {
+  const { mpm, responses, runs, batched } = await queuedBehindGate(t, {}, TAGS, '&fail=d&how=exit')
+  assert.equal(batched, TAGS.length)
+  assert.equal(responses.d.status, 500)
+  assert.equal(responses.d.json().code, 'FST_MPM_THREAD_EXITED')
+  for (const tag of TAGS.filter((x) => x !== 'd')) {
+    assert.equal(responses[tag].status, 200, `${tag}: ${responses[tag].text}`)
+    assert.equal(runs[tag], 1, `${tag} ran once`)
+  }
+  assert.equal(mpm.stats().threadExits, 1)
+  assert.notEqual(responses.c.json().threadId, responses.e.json().threadId, 'e ran on the replacement thread')
+})
+
+test('a thread that retires mid-batch (maxTasksPerThread): the rest run once on its successor', { timeout: 30_000 }, async (t) => {
+  // warm-up and the gated task count too: the thread retires after the batch's second member.
+  const { mpm, responses, runs, batched } = await queuedBehindGate(t, { maxTasksPerThread: 4 }, TAGS)
+  assert.equal(batched, TAGS.length)
+  for (const tag of TAGS) {
+    assert.equal(responses[tag].status, 200, `${tag}: ${responses[tag].text}`)
+    assert.equal(runs[tag], 1, `${tag} ran once`)
+  }
+  assert.equal(responses.a.json().threadId, responses.b.json().threadId)
+  assert.notEqual(responses.b.json().threadId, responses.c.json().threadId, 'c ran after the retirement')
+  assert.ok(mpm.stats().recycled >= 1)
+})
+
+test('a queued request whose client left is dropped, not batched', { timeout: 30_000 }, async (t) => {
+  const dir = tempDir()
+  t.after(dir.remove)
+  const srv = await startApp({ threads: 1, taskTimeout: 10_000 }, (app) => {
+    app.get('/gated', offload(faults, { export: 'gated' }))
+    app.get('/mark', offload(batch, { export: 'mark' }))
+  })
+  t.after(() => srv.close())
+  const { mpm } = srv.app
+  const mark = dir.file('ran.txt')
+  assert.equal((await srv.request('/mark?tag=warm')).status, 200)
+  const gate = dir.gate()
+  const held = srv.request(`/gated?gate=${q(gate.path)}`)
+  await waitFor(() => mpm.stats().busy === 1, { what: 'the thread held' })
+  const kept = srv.request(`/mark?tag=kept&mark=${q(mark)}`)
+  const leaver = connect(new URL(srv.url).port, '127.0.0.1')
+  await new Promise((resolve) => leaver.once('connect', resolve))
+  leaver.write(`GET /mark?tag=left&mark=${q(mark)} HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n`)
+  await waitFor(() => mpm.stats().queued === 2, { what: 'two queued' })
+  leaver.destroy()
+  await waitFor(() => mpm.stats().dropped === 1, { what: 'the left request dropped' })
+  gate.open()
+  assert.equal((await held).status, 200)
+  assert.equal((await kept).status, 200)
+  assert.deepEqual(dir.read('ran.txt').trim().split('\n'), ['kept'])
+})
