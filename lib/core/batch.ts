@@ -3,9 +3,9 @@
 // more than a trivial handler runs, and every pool (tinypool, piscina) pays it once per task.
 // When tasks are queued anyway, the pool hands a free thread the next few short ones in one
 // message. The thread still runs them one at a time, in order, and answers each as it finishes,
-// so a handler sees nothing new. Only routes whose recent run time is short join a batch, and
-// only tasks that were already waiting: no request waits behind a long one it would not have
-// waited for in the queue.
+// so a handler sees nothing new. Only routes whose recent run time is short join a batch, a batch
+// holds about a millisecond of work at most, and only tasks that were already waiting go in one:
+// no request waits behind a long one it would not have waited for in the queue.
 //
 // Each member claims its cell before it starts. A batch cut short (timeout, exit, crash,
 // retirement, close) revokes the cells not yet claimed: those members provably never ran, so
@@ -13,20 +13,31 @@
 
 import type { OneShotAbort } from './one-shot-abort.js'
 
-/** A route whose recent run time is at most this (ms) may share a thread's wake-up. */
-export const SHORT_TASK_MS = 1
-/** Most tasks in one batch: bounds what the last one waits behind (MAX_BATCH × SHORT_TASK_MS). */
-export const MAX_BATCH = 8
+/** A route whose recent run time is at most this (ms) may share a thread's wake-up: above it, the wake-up is a few percent of the task. */
+export const SHORT_TASK_MS = 0.5
+/** A batch holds at most this much expected work (ms): what its last member may wait behind. */
+export const BATCH_WORK_MS = 1
+/** And at most this many tasks. */
+export const MAX_BATCH = 16
 
 const OPEN = 0
 const STARTED = 1
 const REVOKED = 2
 
-/** A route's recent run time in its thread, a moving average; unknown until it has run once. */
+/**
+ * A route's recent run time in its thread, a moving average. Unknown until it has run twice: the
+ * first run also loads the route's module.
+ */
 export class TaskCost {
   #ms = Infinity
+  #runs = 0
 
-  record (ms: number): void { this.#ms = this.#ms === Infinity ? ms : this.#ms + (ms - this.#ms) / 4 }
+  record (ms: number): void {
+    if (++this.#runs === 1) return
+    this.#ms = this.#ms === Infinity ? ms : this.#ms + (ms - this.#ms) / 4
+  }
+
+  get ms (): number { return this.#ms }
   get short (): boolean { return this.#ms <= SHORT_TASK_MS }
 }
 

@@ -11,7 +11,7 @@ import {
   FST_MPM_CLOSING, FST_MPM_NOT_CLONEABLE, FST_MPM_TASK_DROPPED, FST_MPM_QUEUE_FULL, FST_MPM_QUEUE_TIMEOUT,
   FST_MPM_TASK_TIMEOUT, FST_MPM_THREAD_CRASHED, FST_MPM_THREAD_EXITED, FST_MPM_THREAD_RETIRED
 } from './errors.js'
-import { Batch, MAX_BATCH, type TaskCost } from './batch.js'
+import { Batch, BATCH_WORK_MS, MAX_BATCH, type TaskCost } from './batch.js'
 import { Deadlines, type Deadline } from './deadlines.js'
 import { invoke } from './invoke.js'
 import { loggerAt } from './log-time.js'
@@ -331,14 +331,16 @@ export class ThreadPool {
       const first = this.#takeWaiting()
       if (first === undefined) continue
       const members = [first]
-      if (first.solo !== true && first.opts.cost?.short === true) {
-        // Shared fairly between the threads free now, so one thread does not take the whole queue.
-        const limit = Math.min(MAX_BATCH, Math.ceil((this.#queue.length + 1) / (maxThreads - this.#running)))
-        while (members.length < limit && this.#queue.length > 0) {
+      const cost = first.opts.cost
+      if (first.solo !== true && cost?.short === true) {
+        let work = cost.ms
+        while (members.length < MAX_BATCH && this.#queue.length > 0) {
           const next = this.#queue[0]
-          if (next.solo === true || next.opts.cost?.short !== true) break
+          if (next.solo === true || next.opts.cost?.short !== true || work + next.opts.cost.ms > BATCH_WORK_MS) break
           const taken = this.#takeWaiting()
-          if (taken !== undefined) members.push(taken)
+          if (taken === undefined) continue
+          members.push(taken)
+          work += next.opts.cost.ms
         }
       }
       if (members.length > 1) void this.#dispatchBatch(members)

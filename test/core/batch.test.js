@@ -27,8 +27,8 @@ async function queuedBehindGate (t, options, tags, extra = '', route = '/mark') 
   t.after(() => srv.close())
   const { mpm } = srv.app
   const mark = dir.file('ran.txt')
-  // The route has run once, quickly: the pool now knows it is short.
-  assert.equal((await srv.request(`${route}?tag=warm`)).status, 200)
+  // The route has run a few times, quickly: the pool now knows it is short.
+  for (let i = 0; i < 3; i++) assert.equal((await srv.request(`${route}?tag=warm`)).status, 200)
   const gate = dir.gate()
   const held = srv.request(`/gated?gate=${q(gate.path)}`)
   await waitFor(() => mpm.stats().busy === 1, { what: 'the thread held' })
@@ -104,9 +104,10 @@ test('a member that exits its thread: it alone fails; the members after it run o
 })
 
 test('a thread that retires mid-batch (maxTasksPerThread): the rest run once on its successor', { timeout: 30_000 }, async (t) => {
-  // warm-up and the gated task count too: the thread retires after the batch's second member.
-  const { mpm, responses, runs, batched } = await queuedBehindGate(t, { maxTasksPerThread: 4 }, TAGS)
-  assert.equal(batched, TAGS.length)
+  // The warm-ups and the gated task count too: the thread retires after the batch's second member.
+  const { mpm, responses, runs, batched } = await queuedBehindGate(t, { maxTasksPerThread: 6 }, TAGS)
+  // The members the retiring thread left may go to its successor in a batch of their own.
+  assert.ok(batched >= TAGS.length, `batched ${batched}`)
   for (const tag of TAGS) {
     assert.equal(responses[tag].status, 200, `${tag}: ${responses[tag].text}`)
     assert.equal(runs[tag], 1, `${tag} ran once`)
@@ -126,7 +127,7 @@ test('a queued request whose client left is dropped, not batched', { timeout: 30
   t.after(() => srv.close())
   const { mpm } = srv.app
   const mark = dir.file('ran.txt')
-  assert.equal((await srv.request('/mark?tag=warm')).status, 200)
+  for (let i = 0; i < 3; i++) assert.equal((await srv.request('/mark?tag=warm')).status, 200)
   const gate = dir.gate()
   const held = srv.request(`/gated?gate=${q(gate.path)}`)
   await waitFor(() => mpm.stats().busy === 1, { what: 'the thread held' })
