@@ -1,6 +1,9 @@
 // One timer for every running task's timeout instead of a setTimeout per task: a task adds its
-// deadline when it starts and removes it when it settles, and the single timer is armed for the
-// earliest deadline. With at most maxThreads tasks running, a sweep is a handful of entries.
+// deadline when it starts and removes it when it settles. The timer is armed for the earliest
+// deadline and left armed when tasks settle (clearing and re-arming it per task was a visible
+// cost): when it fires with nothing due it re-arms for what is left, or stops. It is unref'd:
+// a running task keeps the process alive through its thread, not through this timer.
+// With at most maxThreads tasks (or batch members) running, a sweep is a handful of entries.
 
 import { performance } from 'node:perf_hooks'
 
@@ -21,12 +24,6 @@ export class Deadlines {
 
   remove (deadline: Deadline): void {
     this.#entries.delete(deadline)
-    // Nothing left to watch: no timer may keep the process alive (a per-task timer was cleared too).
-    if (this.#entries.size === 0 && this.#timer !== undefined) {
-      clearTimeout(this.#timer)
-      this.#timer = undefined
-      this.#armedAt = Infinity
-    }
   }
 
   #arm (at: number): void {
@@ -34,6 +31,7 @@ export class Deadlines {
     this.#armedAt = at
     // Rounded up: a timer that fires early would find nothing due and have to be armed again.
     this.#timer = setTimeout(() => this.#sweep(), Math.max(1, Math.ceil(at - performance.now())))
+    this.#timer.unref()
   }
 
   #sweep (): void {

@@ -40,12 +40,12 @@ export interface TaskOptions {
   /** Consulted only while the task waits for a thread: once it aborts, the task is dropped unrun. */
   signal?: AbortSignalLike
   /**
-   * The same, polled instead of listened to (true once nobody can use the answer, e.g. the
-   * client left): checked when the task's turn comes and every DROP_SWEEP_MS while it waits.
-   * A listener per queued request made the main thread's garbage collection several times
-   * dearer (bench/FINDINGS.md).
+   * The same, polled instead of listened to: once `destroyed` is true (a ServerResponse that
+   * closed: the client left), the task is dropped when its turn comes, and by a sweep every
+   * DROP_SWEEP_MS while it waits. A listener per queued request made the main thread's garbage
+   * collection several times dearer (bench/FINDINGS.md).
    */
-  gone?: () => boolean
+  watch?: { readonly destroyed: boolean }
   /** Receives the task's log lines. */
   log?: LoggerLike
   /** The route's recent run time: a short route's queued tasks may share a thread's wake-up (batch.ts). */
@@ -98,7 +98,7 @@ interface LogSink { log: LoggerLike, received: number, expected: number }
 type Counter = 'completed' | 'failed' | 'rejected' | 'queueTimedOut' | 'timedOut' | 'crashed' | 'dropped' | 'recycled' | 'recycledMemory' | 'threadExits' | 'batched'
 
 const LOG_GRACE_MS = 1000
-/** How often queued tasks are checked for clients that left (TaskOptions.gone). */
+/** How often queued tasks are checked for clients that left (TaskOptions.watch). */
 const DROP_SWEEP_MS = 100
 /** Times one task may be handed on from a retiring thread before it fails as it is. */
 const MAX_HANDOVERS = 3
@@ -183,7 +183,7 @@ export class ThreadPool {
       // so the requests that arrived together share one wake-up (batch.ts).
       if (free) this.#pumpSoon()
       if (this.#queueTimer === undefined && this.options.queueTimeout > 0) this.#armQueueTimer()
-      if (opts.gone !== undefined && this.#sweepTimer === undefined) this.#armSweep()
+      if (opts.watch !== undefined && this.#sweepTimer === undefined) this.#armSweep()
       if (waiting.signal === undefined) return
       if (waiting.signal.aborted) return this.#drop(waiting)
       waiting.onAbort = () => this.#drop(waiting)
@@ -367,7 +367,7 @@ export class ThreadPool {
       this.#expire(waiting)
       return undefined
     }
-    if (waiting.opts.gone?.() === true) {
+    if (waiting.opts.watch?.destroyed === true) {
       this.#counts.dropped++
       waiting.reject(new FST_MPM_TASK_DROPPED())
       return undefined
@@ -412,7 +412,7 @@ export class ThreadPool {
       failure = err as Error
     }
     // Every answer the thread posted before it returned or died is on a channel by now.
-    this.#drainChannels()
+    if (batch.answered < members.length) this.#drainChannels()
     const unrun = batch.revokeUnstarted()
     const cut = batch.startedUnanswered()
     if (cut !== undefined) this.#failMember(batch, cut, failure)
@@ -499,13 +499,13 @@ export class ThreadPool {
     this.#sweepTimer = setTimeout(() => {
       this.#sweepTimer = undefined
       this.#sweepGone()
-      if (this.#queue.some((waiting) => waiting.opts.gone !== undefined)) this.#armSweep()
+      if (this.#queue.some((waiting) => waiting.opts.watch !== undefined)) this.#armSweep()
     }, DROP_SWEEP_MS)
     this.#sweepTimer.unref()
   }
 
   #sweepGone (): void {
-    for (const waiting of this.#queue.filter((w) => w.opts.gone?.() === true)) this.#drop(waiting)
+    for (const waiting of this.#queue.filter((w) => w.opts.watch?.destroyed === true)) this.#drop(waiting)
   }
 
   #drop (waiting: Waiting): void {

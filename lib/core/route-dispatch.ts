@@ -36,21 +36,30 @@ export interface RouteCall {
 }
 
 /** Runs the route's handler in a thread; rejects with the pool's errors (queue full, timeout, crash…). */
-export async function dispatchRoute (binding: RouteBinding, call: RouteCall): Promise<Outcome> {
-  const { pool } = binding
+export function dispatchRoute (binding: RouteBinding, call: RouteCall): Promise<Outcome> {
   const task: RouteTask = { k: TaskKind.Route, m: binding.href, e: binding.exportName, id: 0, lv: 0, r: call.request }
   if (call.start !== undefined) task.rs = call.start
   if (isTooDeepToClone(call.request.body, call.contentLength)) {
     task.r = { ...call.request, body: stringifyDeep(call.request.body) }
     task.bj = 1
   }
-  const started = binding.observers.length > 0 ? performance.now() : 0
+  // The response itself tells the pool when nobody can use the result any more: it is destroyed
+  // once it closed, because the client left or the framework already answered (Fastify's
+  // handlerTimeout). Not request.signal: with Fastify 5.12 on Node 20 it aborts as soon as a
+  // request body has been read (fastify/fastify#6725), which dropped every queued POST.
+  const started = binding.observers.length === 0 ? 0 : performance.now()
+  const running = binding.pool.run(task, { timeout: binding.timeout, watch: call.res, log: call.log, cost: binding.cost })
+  return started === 0 ? running : observed(binding, call.request.id, running, started)
+}
+
+/** Tells the route's observers (status page, metrics, slow log) how the request ended. */
+async function observed (binding: RouteBinding, reqId: string, running: Promise<Outcome>, started: number): Promise<Outcome> {
   try {
-    const outcome = await pool.run(task, { timeout: binding.timeout, gone: () => responseGone(call.res), log: call.log, cost: binding.cost })
-    if (started > 0) notify(binding, call.request.id, outcome.ok ? 'ok' : 'error', outcome.d ?? performance.now() - started)
+    const outcome = await running
+    notify(binding, reqId, outcome.ok ? 'ok' : 'error', outcome.d ?? performance.now() - started)
     return outcome
   } catch (err) {
-    if (started > 0) notify(binding, call.request.id, resultOf(err as Error), performance.now() - started)
+    notify(binding, reqId, resultOf(err as Error), performance.now() - started)
     throw err
   }
 }
@@ -87,15 +96,6 @@ export function explainFailure (thrown: unknown, binding: RouteBinding): ReturnT
   }
   return context
 }
-
-/**
- * True once nobody can use the task's result: the response closed, because the client left or
- * the framework already answered (Fastify's handlerTimeout). Not request.signal: with Fastify
- * 5.12 on Node 20 it aborts as soon as a request body has been read (fastify/fastify#6725),
- * which dropped every queued POST. Polled by the pool rather than listened for: a listener per
- * queued request cost more than the dispatch itself (bench/FINDINGS.md).
- */
-function responseGone (res: ServerResponse): boolean { return res.destroyed }
 
 const RESULT_BY_CODE: Record<string, TaskResult> = {
   FST_MPM_TASK_TIMEOUT: 'timeout',
