@@ -13,10 +13,13 @@
 #   log.txt       progress: each run's figures, pinning, warnings
 #   machine.txt   CPUs, affinity, cgroup limits, kernel, node, what was packed
 #   mpm.md, mpm.json   only with MPM=1 (the worker-MPM comparison at 12 slots, ~3 more minutes)
+#   bare-loop.md  only with BARE=1: the JavaScript loop in SLOTS threads vs SLOTS processes, no
+#                 HTTP, plus --v8-pool-size / --single-threaded-gc / semi-space variants (~1 minute,
+#                 before the scaling run; BARE_CALLS sets the calls per worker, default 300)
 # Overrides (environment): RUNS (3), DURATION (10 s), WARMUP (3 s), SLOTS (12 on >= 16 CPUs),
 # SHAPE (3x4), SERVER_CPUS / LOAD_CPUS (taskset lists; default: the first SLOTS allowed CPUs /
 # the rest; too few CPUs: not pinned), CONNECTIONS (4 x SLOTS), LIMIT_S (360: the benchmark's own time limit),
-# WORK (/tmp/fastify-mpm-bench), DEVICE_DIR (.device), MPM=1.
+# WORK (/tmp/fastify-mpm-bench), DEVICE_DIR (.device), MPM=1, BARE=1.
 set -uo pipefail
 
 ROOT=$(pwd)
@@ -151,6 +154,20 @@ run_bench () {  # name, args...
   say "$name: exit $rc after $(( SECONDS - started )) s"
   return $rc
 }
+
+if [ "${BARE:-0}" = 1 ]; then
+  # Issue 11, point 2: the pure-JavaScript loop in SLOTS threads of one process vs SLOTS
+  # processes, no HTTP and no pool, pinned like the server; then with the V8 settings that could
+  # close a gap (each variant in a fresh process with its own flags). About a minute.
+  say "bare loop: $SLOTS threads vs $SLOTS processes"
+  (
+    [ -n "${SERVER_CPUS:-}" ] && taskset -a -p -c "$SERVER_CPUS" $BASHPID >/dev/null
+    exec timeout -k 10 "$LIMIT_S" node bench/bare-loop.js --n "$SLOTS" --calls "${BARE_CALLS:-300}" --runs "$RUNS" \
+      --variants processes,threads,threads-pool1,threads-poolN,threads-single-gc,threads-semi64
+  ) > "$OUT/bare-loop.md" 2> >(tee -a "$LOG" >&2)
+  say "bare loop: exit $?"
+  cat "$OUT/bare-loop.md" >&2
+fi
 
 run_bench scaling --only scaling --slots "$SLOTS" --shape "$SHAPE" --scaling-connections "$CONNECTIONS" \
   --runs "$RUNS" --duration "$DURATION" --warmup "$WARMUP" "${PIN[@]}"

@@ -169,7 +169,9 @@ export class ThreadPool {
     task.lv = opts.log === undefined ? Infinity : (opts.log.levelVal ?? 0)
     if (this.#tp === null) return this.#runInline(task, opts)
     const free = this.#running < this.options.maxThreads
-    if (free && opts.cost?.short !== true) return this.#dispatch(task, opts)
+    // A short task waits for the end of this turn of the event loop even with a thread free (see
+    // below), unless that would take the queue past maxQueue.
+    if (free && (opts.cost?.short !== true || this.#queue.length >= this.options.maxQueue)) return this.#dispatch(task, opts)
     // A full queue first lets go of requests nobody waits for any more.
     if (!free && this.#queue.length >= this.options.maxQueue) this.#sweepGone()
     if (!free && this.#queue.length >= this.options.maxQueue) {
