@@ -1,56 +1,33 @@
 // The per-process thread pool: tinypool plus what a server needs around it — a bounded queue
-// with early 503s, per-task timeouts that terminate the thread, detection of threads that exit
-// on their own (tinypool would leave their task pending forever), recycling after N tasks,
-// log lines forwarded to the caller's logger, stats, and a drain for graceful close.
-// Free of any web framework: adapters hand it tasks and get Outcomes back.
+// with early 503s (task-queue.ts), per-task timeouts that terminate the thread, detection of
+// threads that exit on their own (tinypool would leave their task pending forever), recycling
+// after N tasks, short tasks handed over in batches (batch.ts), log lines forwarded to the
+// caller's logger (thread-channels.ts), stats, and a drain for graceful close.
+// Free of any web framework: adapters hand it tasks and get Outcomes back. Longer than the other
+// modules because a task's two ways to a thread (alone, in a batch) share every count, deadline
+// and failure rule here; the parts that stand alone live in the modules named above.
 
-import { performance } from 'node:perf_hooks'
-import { BroadcastChannel, receiveMessageOnPort } from 'node:worker_threads'
 import Tinypool from 'tinypool'
 import {
-  FST_MPM_CLOSING, FST_MPM_NOT_CLONEABLE, FST_MPM_TASK_DROPPED, FST_MPM_QUEUE_FULL, FST_MPM_QUEUE_TIMEOUT,
+  FST_MPM_CLOSING, FST_MPM_NOT_CLONEABLE, FST_MPM_QUEUE_FULL,
   FST_MPM_TASK_TIMEOUT, FST_MPM_THREAD_CRASHED, FST_MPM_THREAD_EXITED, FST_MPM_THREAD_RETIRED
 } from './errors.js'
-import { Batch, BATCH_WORK_MS, MAX_BATCH, type TaskCost } from './batch.js'
+import { Batch, BATCH_WORK_MS, MAX_BATCH } from './batch.js'
 import { Deadlines, type Deadline } from './deadlines.js'
 import { invoke } from './invoke.js'
-import { loggerAt } from './log-time.js'
-import {
-  decodeLogArgs, LEVELS, TaskKind,
-  type BatchAnswer, type BatchDone, type BatchTask, type LogLine, type Outcome, type ProbeProblem, type RouteTask, type RunTask
-} from './marshal.js'
-import { OneShotAbort, type AbortSignalLike } from './one-shot-abort.js'
+import { TaskKind, type BatchAnswer, type BatchDone, type BatchTask, type Outcome, type ProbeProblem, type RouteTask, type RunTask } from './marshal.js'
+import { OneShotAbort } from './one-shot-abort.js'
 import type { ResolvedCoreOptions } from './options.js'
+import { TaskQueue, type TaskOptions, type Waiting } from './task-queue.js'
+import { ThreadChannels, writeLog, type LoggerLike } from './thread-channels.js'
 import type { ThreadData } from './thread.js'
 import { startTinypool } from './thread-start.js'
 
-type LogMethod = (obj: unknown, msg?: string) => void
-export interface LoggerLike {
-  trace: LogMethod, debug: LogMethod, info: LogMethod, warn: LogMethod, error: LogMethod, fatal: LogMethod
-  levelVal?: number
-  /** A logger made on first use (a per-request child) gives the real one here, so lines keep their time. */
-  resolve?: () => LoggerLike
-}
+export type { LoggerLike } from './thread-channels.js'
+export type { TaskOptions } from './task-queue.js'
+export type { AbortSignalLike } from './one-shot-abort.js'
 
 export type PoolOptions = Omit<ResolvedCoreOptions, 'retryAfter' | 'closeTimeout'> & { log: LoggerLike }
-
-export interface TaskOptions {
-  /** ms the handler may run; defaults to the pool's taskTimeout; 0 = no limit. */
-  timeout?: number
-  /** Consulted only while the task waits for a thread: once it aborts, the task is dropped unrun. */
-  signal?: AbortSignalLike
-  /**
-   * The same, polled instead of listened to: once `destroyed` is true (a ServerResponse that
-   * closed: the client left), the task is dropped when its turn comes, and by a sweep every
-   * DROP_SWEEP_MS while it waits. A listener per queued request made the main thread's garbage
-   * collection several times dearer (bench/FINDINGS.md).
-   */
-  watch?: { readonly destroyed: boolean }
-  /** Receives the task's log lines. */
-  log?: LoggerLike
-  /** The route's recent run time: a short route's queued tasks may share a thread's wake-up (batch.ts). */
-  cost?: TaskCost
-}
 
 export interface PoolStats {
   threads: number
@@ -79,27 +56,8 @@ export interface PoolStats {
 /** A thread slot as the scoreboard shows it (Apache: `_` idle, `W` busy, `S` starting, `G` finishing, `.` open). */
 export type SlotState = 'idle' | 'busy' | 'starting' | 'finishing' | 'open'
 
-interface Waiting {
-  task: RouteTask | RunTask
-  opts: TaskOptions
-  /** performance.now() when it joined the queue. */
-  since: number
-  resolve: (outcome: Outcome) => void
-  reject: (err: Error) => void
-  signal?: AbortSignalLike
-  onAbort?: () => void
-  /** Never batched again: it was in a batch that failed (it might be the reason). */
-  solo?: true
-  deadline?: Deadline
-}
-
-interface LogSink { log: LoggerLike, received: number, expected: number }
-
 type Counter = 'completed' | 'failed' | 'rejected' | 'queueTimedOut' | 'timedOut' | 'crashed' | 'dropped' | 'recycled' | 'recycledMemory' | 'threadExits' | 'batched'
 
-const LOG_GRACE_MS = 1000
-/** How often queued tasks are checked for clients that left (TaskOptions.watch). */
-const DROP_SWEEP_MS = 100
 /** Times one task may be handed on from a retiring thread before it fails as it is. */
 const MAX_HANDOVERS = 3
 let poolSeq = 0
@@ -114,9 +72,8 @@ export class ThreadPool {
   readonly options: PoolOptions
   readonly #tp: Tinypool | null
   readonly #log: LoggerLike
-  readonly #channels: BroadcastChannel[] = []
-  readonly #queue: Waiting[] = []
-  readonly #sinks = new Map<number, LogSink>()
+  readonly #channels: ThreadChannels | null = null
+  readonly #queue: TaskQueue
   /** Batch members not yet answered, by task id. */
   readonly #batchOf = new Map<number, Batch<Waiting>>()
   readonly #watched = new WeakSet<object>()
@@ -131,13 +88,15 @@ export class ThreadPool {
   #closing = false
   #pumpScheduled = false
   #closed: Promise<void> | undefined
-  #queueTimer: NodeJS.Timeout | undefined
-  #sweepTimer: NodeJS.Timeout | undefined
   readonly #watchThreads: () => void = () => { if (this.#tp !== null) this.#watchNewThreads(this.#tp) }
 
   constructor (options: PoolOptions) {
     this.options = options
     this.#log = options.log
+    this.#queue = new TaskQueue(options.queueTimeout, (why) => {
+      this.#counts[why === 'dropped' ? 'dropped' : 'queueTimedOut']++
+      if (this.#isIdle()) this.#notifyIdle()
+    })
     if (options.maxThreads === 0) {
       this.#tp = null
       return
@@ -149,16 +108,7 @@ export class ThreadPool {
     this.#tp.on('error', (err: Error & { code?: string }) => this.#onIdleThreadError(err))
     if (threadWatchers.size === 0) process.on('worker', onWorkerStarted)
     threadWatchers.add(this.#watchThreads)
-    for (let id = 1; id <= options.maxThreads; id++) {
-      const channel = new BroadcastChannel(`${logChannel}:${id}`)
-      // Once woken, take every message already queued on the channel, not one event each.
-      channel.onmessage = (event) => {
-        this.#onThreadMessage((event as { data: LogLine | BatchAnswer }).data)
-        this.#drainChannel(channel)
-      }
-      ;channel.unref()
-      this.#channels.push(channel)
-    }
+    this.#channels = new ThreadChannels(logChannel, options.maxThreads, this.#log, (answer) => this.#onAnswer(answer))
   }
 
   get closing (): boolean { return this.#closing }
@@ -169,28 +119,18 @@ export class ThreadPool {
     task.lv = opts.log === undefined ? Infinity : (opts.log.levelVal ?? 0)
     if (this.#tp === null) return this.#runInline(task, opts)
     const free = this.#running < this.options.maxThreads
-    // A short task waits for the end of this turn of the event loop even with a thread free (see
-    // below), unless that would take the queue past maxQueue.
+    // Short tasks queue even with a thread free (below), unless the queue is full.
     if (free && (opts.cost?.short !== true || this.#queue.length >= this.options.maxQueue)) return this.#dispatch(task, opts)
     // A full queue first lets go of requests nobody waits for any more.
-    if (!free && this.#queue.length >= this.options.maxQueue) this.#sweepGone()
+    if (!free && this.#queue.length >= this.options.maxQueue) this.#queue.sweep()
     if (!free && this.#queue.length >= this.options.maxQueue) {
       this.#counts.rejected++
       return Promise.reject(new FST_MPM_QUEUE_FULL(this.options.maxQueue))
     }
-    return new Promise((resolve, reject) => {
-      const waiting: Waiting = { task, opts, since: performance.now(), resolve, reject, signal: opts.signal }
-      this.#queue.push(waiting)
-      // A short task waits for the end of this turn of the event loop even with a thread free,
-      // so the requests that arrived together share one wake-up (batch.ts).
-      if (free) this.#pumpSoon()
-      if (this.#queueTimer === undefined && this.options.queueTimeout > 0) this.#armQueueTimer()
-      if (opts.watch !== undefined && this.#sweepTimer === undefined) this.#armSweep()
-      if (waiting.signal === undefined) return
-      if (waiting.signal.aborted) return this.#drop(waiting)
-      waiting.onAbort = () => this.#drop(waiting)
-      waiting.signal.addEventListener('abort', waiting.onAbort, { once: true })
-    })
+    // A short task waits for the end of this turn of the event loop even with a thread free,
+    // so the requests that arrived together share one wake-up (batch.ts).
+    if (free) this.#pumpSoon()
+    return this.#queue.add(task, opts)
   }
 
   /** Imports every module in a thread and reports what fails to load or lacks its export. */
@@ -264,11 +204,9 @@ export class ThreadPool {
   close (): Promise<void> {
     this.#closed ??= (async () => {
       this.#closing = true
-      for (const waiting of this.#queue.splice(0)) waiting.reject(new FST_MPM_CLOSING())
-      clearTimeout(this.#queueTimer)
-      clearTimeout(this.#sweepTimer)
+      this.#queue.clear(() => new FST_MPM_CLOSING())
       await this.#tp?.destroy()
-      for (const channel of this.#channels) channel.close()
+      this.#channels?.close()
       threadWatchers.delete(this.#watchThreads)
       if (threadWatchers.size === 0) process.off('worker', onWorkerStarted)
     })()
@@ -280,7 +218,7 @@ export class ThreadPool {
   async #dispatch (task: RouteTask | RunTask, opts: TaskOptions): Promise<Outcome> {
     const tp = this.#tp as Tinypool
     this.#running++
-    if (opts.log !== undefined) this.#sinks.set(task.id, { log: opts.log, received: 0, expected: -1 })
+    if (opts.log !== undefined) this.#channels?.expect(task.id, opts.log)
     const timeout = opts.timeout ?? this.options.taskTimeout
     let deadline: Deadline | undefined
     let timedOut = false
@@ -330,16 +268,16 @@ export class ThreadPool {
   #pump (): void {
     const { maxThreads } = this.options
     while (this.#running < maxThreads && this.#queue.length > 0) {
-      const first = this.#takeWaiting()
+      const first = this.#queue.take()
       if (first === undefined) continue
       const members = [first]
       const cost = first.opts.cost
       if (first.solo !== true && cost?.short === true) {
         let work = cost.ms
         while (members.length < MAX_BATCH && this.#queue.length > 0) {
-          const next = this.#queue[0]
+          const next = this.#queue.peek() as Waiting
           if (next.solo === true || next.opts.cost?.short !== true || work + next.opts.cost.ms > BATCH_WORK_MS) break
-          const taken = this.#takeWaiting()
+          const taken = this.#queue.take()
           if (taken === undefined) continue
           members.push(taken)
           work += next.opts.cost.ms
@@ -360,37 +298,10 @@ export class ThreadPool {
     })
   }
 
-  /** The queue's head, unless it waited past queueTimeout (then it is answered 503 and skipped). */
-  #takeWaiting (): Waiting | undefined {
-    const waiting = this.#queue.shift() as Waiting
-    if (waiting.onAbort !== undefined) waiting.signal?.removeEventListener('abort', waiting.onAbort)
-    const { queueTimeout } = this.options
-    if (queueTimeout > 0 && performance.now() - waiting.since >= queueTimeout) {
-      this.#expire(waiting)
-      return undefined
-    }
-    if (waiting.opts.watch?.destroyed === true) {
-      this.#counts.dropped++
-      waiting.reject(new FST_MPM_TASK_DROPPED())
-      return undefined
-    }
-    return waiting
-  }
-
-  /** Puts tasks that never ran back at the head of the queue, in order, as they were. */
+  /** Puts tasks that never ran back at the head of the queue, or refuses them once the pool is closed. */
   #requeue (members: Waiting[], solo: boolean): void {
-    if (this.#closed !== undefined) {
-      for (const waiting of members) waiting.reject(new FST_MPM_CLOSING())
-      return
-    }
-    this.#queue.unshift(...members)
-    for (const waiting of members) {
-      if (solo) waiting.solo = true
-      if (waiting.signal === undefined || waiting.onAbort === undefined) continue
-      if (waiting.signal.aborted) this.#drop(waiting)
-      else waiting.signal.addEventListener('abort', waiting.onAbort, { once: true })
-    }
-    if (this.#queueTimer === undefined && this.options.queueTimeout > 0) this.#armQueueTimer()
+    if (this.#closed === undefined) this.#queue.requeue(members, solo)
+    else for (const waiting of members) waiting.reject(new FST_MPM_CLOSING())
   }
 
   // -- batches (batch.ts) -------------------------------------------------------------------------
@@ -402,7 +313,7 @@ export class ThreadPool {
     this.#counts.batched += members.length
     for (const waiting of members) {
       this.#batchOf.set(waiting.task.id, batch)
-      if (waiting.opts.log !== undefined) this.#sinks.set(waiting.task.id, { log: waiting.opts.log, received: 0, expected: -1 })
+      if (waiting.opts.log !== undefined) this.#channels?.expect(waiting.task.id, waiting.opts.log)
     }
     this.#startMember(batch)
     const task: BatchTask = { k: TaskKind.Batch, t: members.map((waiting) => waiting.task as RouteTask), c: batch.cells }
@@ -414,7 +325,7 @@ export class ThreadPool {
       failure = err as Error
     }
     // Every answer the thread posted before it returned or died is on a channel by now.
-    if (batch.answered < members.length) this.#drainChannels()
+    if (batch.answered < members.length) this.#channels?.drainAll()
     const unrun = batch.revokeUnstarted()
     const cut = batch.startedUnanswered()
     if (cut !== undefined) this.#failMember(batch, cut, failure)
@@ -439,7 +350,7 @@ export class ThreadPool {
 
   #memberExpired (batch: Batch<Waiting>, waiting: Waiting): void {
     waiting.deadline = undefined
-    this.#drainChannels()
+    this.#channels?.drainAll()
     if (batch.current !== waiting) return
     batch.timedOut = waiting
     // The pool stops the thread; #dispatchBatch settles the member and runs the rest elsewhere.
@@ -467,56 +378,6 @@ export class ThreadPool {
     const timeout = waiting.opts.timeout ?? this.options.taskTimeout
     const err = failure ?? new Error('the thread ended a batch without answering it')
     waiting.reject(this.#explain(err, batch.timedOut === waiting, timeout))
-  }
-
-  /**
-   * The queue is FIFO, so one timer, set for the oldest task's deadline, bounds every wait
-   * (HAProxy's `timeout queue`): a backlog cannot stretch a request to (queue ÷ threads + 1) × taskTimeout.
-   */
-  #armQueueTimer (): void {
-    const head = this.#queue[0]
-    if (head === undefined) return
-    const delay = Math.max(0, head.since + this.options.queueTimeout - performance.now())
-    this.#queueTimer = setTimeout(() => {
-      this.#queueTimer = undefined
-      const now = performance.now()
-      while (this.#queue.length > 0 && now - this.#queue[0].since >= this.options.queueTimeout) {
-        const waiting = this.#queue.shift() as Waiting
-        if (waiting.onAbort !== undefined) waiting.signal?.removeEventListener('abort', waiting.onAbort)
-        this.#expire(waiting)
-      }
-      this.#armQueueTimer()
-      if (this.#isIdle()) this.#notifyIdle()
-    }, delay)
-    this.#queueTimer.unref()
-  }
-
-  #expire (waiting: Waiting): void {
-    this.#counts.queueTimedOut++
-    waiting.reject(new FST_MPM_QUEUE_TIMEOUT(this.options.queueTimeout))
-  }
-
-  /** Drops every queued task nobody waits for any more, and looks again later while any could be. */
-  #armSweep (): void {
-    this.#sweepTimer = setTimeout(() => {
-      this.#sweepTimer = undefined
-      this.#sweepGone()
-      if (this.#queue.some((waiting) => waiting.opts.watch !== undefined)) this.#armSweep()
-    }, DROP_SWEEP_MS)
-    this.#sweepTimer.unref()
-  }
-
-  #sweepGone (): void {
-    for (const waiting of this.#queue.filter((w) => w.opts.watch?.destroyed === true)) this.#drop(waiting)
-  }
-
-  #drop (waiting: Waiting): void {
-    const index = this.#queue.indexOf(waiting)
-    if (index === -1) return
-    this.#queue.splice(index, 1)
-    this.#counts.dropped++
-    waiting.reject(new FST_MPM_TASK_DROPPED())
-    if (this.#isIdle()) this.#notifyIdle()
   }
 
   /**
@@ -587,46 +448,9 @@ export class ThreadPool {
     this.#log.error({ err }, 'fastify-mpm: an idle thread died and was replaced')
   }
 
-  // -- each thread's channel: log lines and batch answers -----------------------------------------
-
-  #onThreadMessage (message: LogLine | BatchAnswer): void {
-    if ('a' in message) this.#onAnswer(message)
-    else this.#onLogLine(message)
-  }
-
-  #drainChannel (channel: BroadcastChannel): void {
-    let entry: { message: unknown } | undefined
-    while ((entry = receiveMessageOnPort(channel as never)) !== undefined) this.#onThreadMessage(entry.message as LogLine | BatchAnswer)
-  }
-
-  #drainChannels (): void { for (const channel of this.#channels) this.#drainChannel(channel) }
-
-  #onLogLine (line: LogLine): void {
-    const sink = this.#sinks.get(line.i)
-    writeLog(sink?.log ?? this.#log, line)
-    if (sink === undefined) return
-    sink.received++
-    if (sink.expected >= 0 && sink.received >= sink.expected) this.#sinks.delete(line.i)
-  }
-
-  /** Log lines travel apart from the result and may land after it: keep the sink until they have. */
-  #settleLogs (taskId: number, lines: number): void {
-    const sink = this.#sinks.get(taskId)
-    if (sink === undefined) return
-    if (sink.received >= lines) {
-      this.#sinks.delete(taskId)
-      return
-    }
-    sink.expected = lines
-    setTimeout(() => this.#sinks.delete(taskId), LOG_GRACE_MS).unref()
-  }
+  #settleLogs (taskId: number, lines: number): void { this.#channels?.settle(taskId, lines) }
 
   #isIdle (): boolean { return this.#running === 0 && this.#queue.length === 0 }
   #notifyIdle (): void { for (const waiter of this.#idleWaiters) waiter() }
 }
 
-function writeLog (log: LoggerLike, line: LogLine): void {
-  const method = LEVELS[line.l] ?? 'info'
-  const [obj, msg] = decodeLogArgs(line)
-  loggerAt(log.resolve?.() ?? log, line.t)[method](obj, msg)
-}

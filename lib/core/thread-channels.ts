@@ -1,0 +1,93 @@
+// Each thread's channel to the main thread: log lines as handlers write them, and the answers of
+// batch members (batch.ts), in the order the thread posted them. One long-lived BroadcastChannel
+// per thread slot, so a line survives a handler that later times out or kills its thread. Lines
+// go to the logger of the request that wrote them, kept here by task id until all have arrived.
+
+import { BroadcastChannel, receiveMessageOnPort } from 'node:worker_threads'
+import { loggerAt } from './log-time.js'
+import { decodeLogArgs, LEVELS, type BatchAnswer, type LogLine } from './marshal.js'
+
+type LogMethod = (obj: unknown, msg?: string) => void
+export interface LoggerLike {
+  trace: LogMethod, debug: LogMethod, info: LogMethod, warn: LogMethod, error: LogMethod, fatal: LogMethod
+  levelVal?: number
+  /** A logger made on first use (a per-request child) gives the real one here, so lines keep their time. */
+  resolve?: () => LoggerLike
+}
+
+interface LogSink { log: LoggerLike, received: number, expected: number }
+
+/** How long a finished task's logger waits for lines still on their way. */
+const LOG_GRACE_MS = 1000
+
+export class ThreadChannels {
+  readonly #channels: BroadcastChannel[] = []
+  readonly #sinks = new Map<number, LogSink>()
+  readonly #fallback: LoggerLike
+  readonly #onAnswer: (answer: BatchAnswer) => void
+
+  /** One channel per thread slot: thread `workerId` posts on `${prefix}:${workerId}`. */
+  constructor (prefix: string, slots: number, fallback: LoggerLike, onAnswer: (answer: BatchAnswer) => void) {
+    this.#fallback = fallback
+    this.#onAnswer = onAnswer
+    for (let id = 1; id <= slots; id++) {
+      const channel = new BroadcastChannel(`${prefix}:${id}`)
+      // Once woken, take every message already queued on the channel, not one event each.
+      channel.onmessage = (event) => {
+        this.#onMessage((event as { data: LogLine | BatchAnswer }).data)
+        this.#drain(channel)
+      }
+      ;channel.unref()
+      this.#channels.push(channel)
+    }
+  }
+
+  /** The task's log lines go to `log` (lines of tasks nobody expects go to the pool's logger). */
+  expect (taskId: number, log: LoggerLike): void {
+    this.#sinks.set(taskId, { log, received: 0, expected: -1 })
+  }
+
+  /** The task ended having written `lines` lines: keep its logger until they have all arrived. */
+  settle (taskId: number, lines: number): void {
+    const sink = this.#sinks.get(taskId)
+    if (sink === undefined) return
+    if (sink.received >= lines) {
+      this.#sinks.delete(taskId)
+      return
+    }
+    sink.expected = lines
+    setTimeout(() => this.#sinks.delete(taskId), LOG_GRACE_MS).unref()
+  }
+
+  /**
+   * Handles every message already posted, at once. A message is queued on the receiving side the
+   * moment the thread posts it, so after a thread returned or died this reads all it sent.
+   */
+  drainAll (): void { for (const channel of this.#channels) this.#drain(channel) }
+
+  close (): void { for (const channel of this.#channels) channel.close() }
+
+  #drain (channel: BroadcastChannel): void {
+    let entry: { message: unknown } | undefined
+    while ((entry = receiveMessageOnPort(channel as never)) !== undefined) this.#onMessage(entry.message as LogLine | BatchAnswer)
+  }
+
+  #onMessage (message: LogLine | BatchAnswer): void {
+    if ('a' in message) {
+      this.#onAnswer(message)
+      return
+    }
+    const sink = this.#sinks.get(message.i)
+    writeLog(sink?.log ?? this.#fallback, message)
+    if (sink === undefined) return
+    sink.received++
+    if (sink.expected >= 0 && sink.received >= sink.expected) this.#sinks.delete(message.i)
+  }
+}
+
+/** Writes a line with the logger's method for its level, at the time the handler wrote it. */
+export function writeLog (log: LoggerLike, line: LogLine): void {
+  const method = LEVELS[line.l] ?? 'info'
+  const [obj, msg] = decodeLogArgs(line)
+  loggerAt(log.resolve?.() ?? log, line.t)[method](obj, msg)
+}
