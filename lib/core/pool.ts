@@ -306,20 +306,35 @@ export class ThreadPool {
 
   // -- batches (batch.ts) -------------------------------------------------------------------------
 
-  async #dispatchBatch (members: Waiting[]): Promise<void> {
-    const tp = this.#tp as Tinypool
+  #dispatchBatch (members: Waiting[]): void {
     this.#running++
+    this.#runBatch(members).catch((err: Error) => {
+      // Not expected: a fault of this module. Its requests must still be answered.
+      this.#log.error({ err }, 'fastify-mpm: a batch failed unexpectedly')
+      for (const waiting of members) {
+        this.#batchOf.delete(waiting.task.id)
+        if (waiting.deadline !== undefined) this.#deadlines.remove(waiting.deadline)
+        waiting.reject(err)
+      }
+    }).finally(() => {
+      this.#running--
+      this.#pump()
+    })
+  }
+
+  async #runBatch (members: Waiting[]): Promise<void> {
+    const tp = this.#tp as Tinypool
     const batch = new Batch(members, new OneShotAbort())
     this.#counts.batched += members.length
     for (const waiting of members) {
       this.#batchOf.set(waiting.task.id, batch)
       if (waiting.opts.log !== undefined) this.#channels?.expect(waiting.task.id, waiting.opts.log)
     }
-    this.#startMember(batch)
-    const task: BatchTask = { k: TaskKind.Batch, t: members.map((waiting) => waiting.task as RouteTask), c: batch.cells }
     let done: BatchDone | undefined
     let failure: Error | undefined
     try {
+      this.#startMember(batch)
+      const task: BatchTask = { k: TaskKind.Batch, t: members.map((waiting) => waiting.task as RouteTask), c: batch.cells }
       done = await tp.run(task, { signal: batch.abort }) as BatchDone
     } catch (err) {
       failure = err as Error
@@ -336,8 +351,6 @@ export class ThreadPool {
     if (done?.x !== undefined) this.#retire(tp, done.x, done.xh)
     // After a failure, each goes alone: one of them may be why (a request that cannot be copied).
     if (unrun.length > 0) this.#requeue(unrun, failure !== undefined)
-    this.#running--
-    this.#pump()
   }
 
   /** Arms the deadline of the member the thread runs now (answers come in order). */

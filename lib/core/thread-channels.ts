@@ -65,7 +65,11 @@ export class ThreadChannels {
    */
   drainAll (): void { for (const channel of this.#channels) this.#drain(channel) }
 
-  close (): void { for (const channel of this.#channels) channel.close() }
+  close (): void {
+    for (const channel of this.#channels) channel.close()
+    // A closed channel cannot be read: later drains have nothing to do.
+    this.#channels.length = 0
+  }
 
   #drain (channel: BroadcastChannel): void {
     let entry: { message: unknown } | undefined

@@ -176,3 +176,25 @@ test('a member whose request cannot be copied fails alone; the batch is handed o
   }
   assert.equal(mpm.stats().crashed, 0)
 })
+
+test('close() while a batch runs: answered members keep their answers, the rest get 503 FST_MPM_CLOSING and never start', { timeout: 30_000 }, async (t) => {
+  const app = await oneThreadApp(t, { closeTimeout: 300 })
+  const { srv, mpm, mark, dir } = app
+  const thread = await holdThread(app)
+  const never = dir.gate('never')
+  const answers = TAGS.map((tag) => srv.request(`/mark?tag=${tag}&mark=${q(mark)}&hold=c&gate=${q(never.path)}`))
+  await waitFor(() => mpm.stats().queued === TAGS.length, { what: `${TAGS.length} queued` })
+  await thread.release()
+  await waitFor(() => (dir.read('ran.txt') ?? '').includes('c\n'), { what: 'c running' })
+  await srv.app.close()
+  const responses = await Promise.all(answers)
+  const runs = runsOf(dir)
+  assert.equal(responses[0].status, 200)
+  assert.equal(responses[1].status, 200)
+  for (const i of [2, 3, 4, 5]) {
+    assert.equal(responses[i].status, 503, `${TAGS[i]}: ${responses[i].text}`)
+    assert.equal(responses[i].json().code, 'FST_MPM_CLOSING')
+  }
+  assert.equal(runs.c, 1)
+  for (const tag of ['d', 'e', 'f']) assert.equal(runs[tag], undefined, `${tag} never started`)
+})
