@@ -1,5 +1,6 @@
 // Thread entry: tinypool loads this file in every worker thread and calls the default export once
-// per task. It stays free of any web framework: it only runs handler modules and reports back.
+// per task, or per batch of short tasks (batch.ts), which it runs one at a time. It stays free of
+// any web framework: it only runs handler modules and reports back.
 
 import { getHeapStatistics } from 'node:v8'
 import { BroadcastChannel, threadId } from 'node:worker_threads'
@@ -25,7 +26,7 @@ const { logChannel, maxTasks, maxHeap } = Tinypool.workerData as ThreadData
 const workerId = (process as unknown as { __tinypool_state__: { workerId: number } }).__tinypool_state__.workerId
 
 // One long-lived channel per thread: log lines leave as they are written, so they survive a
-// handler that later times out or kills its thread.
+// handler that later times out or kills its thread; batch answers follow their task's lines.
 const channel = new BroadcastChannel(`${logChannel}:${workerId}`)
 channel.unref()
 const post = (line: unknown): void => channel.postMessage(line)
