@@ -48,7 +48,7 @@ export function claim (cells: Int32Array, index: number): boolean {
 
 /** Main side of one batch: its members in order, their cells, and how far the thread got. */
 export class Batch<M> {
-  readonly members: M[]
+  members: M[]
   readonly cells: Int32Array
   readonly abort: OneShotAbort
   /** Answers arrive in order, so this also indexes the member running now (or next to). */
@@ -70,6 +70,9 @@ export class Batch<M> {
       ? this.members[this.answered]
       : undefined
   }
+
+  /** Lets go of the members once the batch is over (see the pool's map of running batches). */
+  release (): void { this.members = [] }
 
   /** Revokes every member that has not started and returns them: none of them can start after this. */
   revokeUnstarted (): M[] {

@@ -7,7 +7,9 @@
 
 import { performance } from 'node:perf_hooks'
 
-export interface Deadline { readonly at: number, readonly onExpire: () => void }
+export interface Deadline { readonly at: number, onExpire: () => void }
+
+function expired (): void {}
 
 export class Deadlines {
   readonly #entries = new Set<Deadline>()
@@ -24,6 +26,9 @@ export class Deadlines {
 
   remove (deadline: Deadline): void {
     this.#entries.delete(deadline)
+    // A Set keeps a deleted entry until it is rehashed: what the callback reaches (a batch and its
+    // requests) must not live on through it.
+    deadline.onExpire = expired
   }
 
   #arm (at: number): void {

@@ -33,10 +33,10 @@ export interface RunTask { k: TaskKind.Run, m: string, e: string, id: number, lv
 export interface ProbeTask { k: TaskKind.Probe, mods: Array<{ m: string, e: string }> }
 export type Task = RouteTask | RunTask | ProbeTask
 
-/** Short route tasks run one after another by one thread (batch.ts); `c` holds each one's claim. */
-export interface BatchTask { k: TaskKind.Batch, t: RouteTask[], c: Int32Array }
-/** A batch member's outcome, posted on the thread's channel as soon as it is known. */
-export interface BatchAnswer { a: number, o: Outcome }
+/** Short route tasks run one after another by one thread (batch.ts); `c` holds each one's claim, `b` names the batch. */
+export interface BatchTask { k: TaskKind.Batch, b: number, t: RouteTask[], c: Int32Array }
+/** A batch member's outcome (`a`: its task id, `b`: its batch), posted on the thread's channel as soon as it is known. */
+export interface BatchAnswer { b: number, a: number, o: Outcome }
 /** What a thread returns for a whole batch: only whether it retires (`x`, `xh` as in Outcome). */
 export interface BatchDone { x?: number, xh?: number }
 

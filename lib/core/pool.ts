@@ -74,8 +74,13 @@ export class ThreadPool {
   readonly #log: LoggerLike
   readonly #channels: ThreadChannels | null = null
   readonly #queue: TaskQueue
-  /** Batch members not yet answered, by task id. */
-  readonly #batchOf = new Map<number, Batch<Waiting>>()
+  /**
+   * Batches running, by their first task's id. A Map keeps a deleted entry's value until it is
+   * rehashed, and the scavenger then keeps whatever that value reaches alive: a finished batch is
+   * released (it lets go of its requests) as it leaves, or every request of every batch survived
+   * into the old generation (bench/FINDINGS.md).
+   */
+  readonly #batches = new Map<number, Batch<Waiting>>()
   readonly #watched = new WeakSet<object>()
   readonly #idleWaiters = new Set<() => void>()
   readonly #deadlines = new Deadlines()
@@ -312,7 +317,6 @@ export class ThreadPool {
       // Not expected: a fault of this module. Its requests must still be answered.
       this.#log.error({ err }, 'fastify-mpm: a batch failed unexpectedly')
       for (const waiting of members) {
-        this.#batchOf.delete(waiting.task.id)
         if (waiting.deadline !== undefined) this.#deadlines.remove(waiting.deadline)
         waiting.reject(err)
       }
@@ -326,15 +330,16 @@ export class ThreadPool {
     const tp = this.#tp as Tinypool
     const batch = new Batch(members, new OneShotAbort())
     this.#counts.batched += members.length
+    const key = members[0].task.id
+    this.#batches.set(key, batch)
     for (const waiting of members) {
-      this.#batchOf.set(waiting.task.id, batch)
       if (waiting.opts.log !== undefined) this.#channels?.expect(waiting.task.id, waiting.opts.log)
     }
     let done: BatchDone | undefined
     let failure: Error | undefined
     try {
       this.#startMember(batch)
-      const task: BatchTask = { k: TaskKind.Batch, t: members.map((waiting) => waiting.task as RouteTask), c: batch.cells }
+      const task: BatchTask = { k: TaskKind.Batch, b: key, t: members.map((waiting) => waiting.task as RouteTask), c: batch.cells }
       done = await tp.run(task, { signal: batch.abort }) as BatchDone
     } catch (err) {
       failure = err as Error
@@ -344,8 +349,9 @@ export class ThreadPool {
     const unrun = batch.revokeUnstarted()
     const cut = batch.startedUnanswered()
     if (cut !== undefined) this.#failMember(batch, cut, failure)
+    this.#batches.delete(key)
+    batch.release()
     for (const waiting of members) {
-      this.#batchOf.delete(waiting.task.id)
       if (waiting.deadline !== undefined) this.#deadlines.remove(waiting.deadline)
     }
     if (done?.x !== undefined) this.#retire(tp, done.x, done.xh)
@@ -370,11 +376,10 @@ export class ThreadPool {
     batch.abort.abort()
   }
 
-  #onAnswer ({ a: id, o: outcome }: BatchAnswer): void {
-    const batch = this.#batchOf.get(id)
+  #onAnswer ({ b: key, a: id, o: outcome }: BatchAnswer): void {
+    const batch = this.#batches.get(key)
     const waiting = batch?.current
     if (batch === undefined || waiting?.task.id !== id) return
-    this.#batchOf.delete(id)
     if (waiting.deadline !== undefined) this.#deadlines.remove(waiting.deadline)
     batch.answered++
     if (outcome.d !== undefined) waiting.opts.cost?.record(outcome.d)

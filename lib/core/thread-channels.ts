@@ -15,7 +15,7 @@ export interface LoggerLike {
   resolve?: () => LoggerLike
 }
 
-interface LogSink { log: LoggerLike, received: number, expected: number }
+interface LogSink { log: LoggerLike | undefined, received: number, expected: number }
 
 /** How long a finished task's logger waits for lines still on their way. */
 const LOG_GRACE_MS = 1000
@@ -52,11 +52,20 @@ export class ThreadChannels {
     const sink = this.#sinks.get(taskId)
     if (sink === undefined) return
     if (sink.received >= lines) {
-      this.#sinks.delete(taskId)
+      this.#forget(taskId, sink)
       return
     }
     sink.expected = lines
-    setTimeout(() => this.#sinks.delete(taskId), LOG_GRACE_MS).unref()
+    setTimeout(() => this.#forget(taskId, sink), LOG_GRACE_MS).unref()
+  }
+
+  /**
+   * A Map keeps a deleted entry's value until it is rehashed, and the scavenger keeps alive what
+   * that value reaches: the sink lets go of the request's logger as it leaves.
+   */
+  #forget (taskId: number, sink: LogSink): void {
+    this.#sinks.delete(taskId)
+    sink.log = undefined
   }
 
   /**
@@ -85,7 +94,7 @@ export class ThreadChannels {
     writeLog(sink?.log ?? this.#fallback, message)
     if (sink === undefined) return
     sink.received++
-    if (sink.expected >= 0 && sink.received >= sink.expected) this.#sinks.delete(message.i)
+    if (sink.expected >= 0 && sink.received >= sink.expected) this.#forget(message.i, sink)
   }
 }
 

@@ -60,7 +60,7 @@ async function runBatch (batch: BatchTask): Promise<BatchDone> {
     const member = batch.t[j]
     const { outcome } = await invoke(member, post, true)
     done = countTask()
-    const answer: BatchAnswer = { a: member.id, o: outcome }
+    const answer: BatchAnswer = { b: batch.b, a: member.id, o: outcome }
     channel.postMessage(answer)
   }
   return done
