@@ -11,6 +11,7 @@
 // retirement, close) revokes the cells not yet claimed: those members provably never ran, so
 // they can run elsewhere, still exactly once.
 
+import type { Deadline } from './deadlines.js'
 import type { OneShotAbort } from './one-shot-abort.js'
 
 /** A route whose recent run time is at most this (ms) may share a thread's wake-up: above it, the wake-up is a few percent of the task. */
@@ -55,6 +56,8 @@ export class Batch<M> {
   answered = 0
   /** The member whose deadline passed, if one did. */
   timedOut: M | undefined
+  /** One deadline for the batch, moved on to each member as it starts. */
+  deadline: Deadline | undefined
 
   constructor (members: M[], abort: OneShotAbort) {
     this.members = members

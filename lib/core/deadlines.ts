@@ -7,7 +7,7 @@
 
 import { performance } from 'node:perf_hooks'
 
-export interface Deadline { readonly at: number, onExpire: () => void }
+export interface Deadline { at: number, onExpire: () => void }
 
 function expired (): void {}
 
@@ -22,6 +22,13 @@ export class Deadlines {
     this.#entries.add(deadline)
     if (deadline.at < this.#armedAt) this.#arm(deadline.at)
     return deadline
+  }
+
+  /** Moves a deadline to `ms` from now, watching it again if it had expired. */
+  restart (deadline: Deadline, ms: number): void {
+    deadline.at = performance.now() + ms
+    this.#entries.add(deadline)
+    if (deadline.at < this.#armedAt) this.#arm(deadline.at)
   }
 
   remove (deadline: Deadline): void {

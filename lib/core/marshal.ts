@@ -59,8 +59,11 @@ export interface Outcome extends EncodedValue {
 
 export interface ProbeProblem { index: number, kind: 'load' | 'export', message: string, exports: string[] }
 
-/** One log line: task id, level, pino-style arguments, and `t`, when the thread wrote it (ms since the epoch). */
-export interface LogLine { i: number, l: number, t?: number, o?: unknown, m?: string }
+/**
+ * One log line: task id, level, pino-style arguments, and `t`, when the thread wrote it (ms since
+ * the epoch); `b`, the batch of a batch member, whose logger the main thread finds through it.
+ */
+export interface LogLine { i: number, l: number, t?: number, o?: unknown, m?: string, b?: number }
 
 export const LEVELS: Record<number, 'trace' | 'debug' | 'info' | 'warn' | 'error' | 'fatal'> =
   { 10: 'trace', 20: 'debug', 30: 'info', 40: 'warn', 50: 'error', 60: 'fatal' }

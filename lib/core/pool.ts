@@ -113,7 +113,10 @@ export class ThreadPool {
     this.#tp.on('error', (err: Error & { code?: string }) => this.#onIdleThreadError(err))
     if (threadWatchers.size === 0) process.on('worker', onWorkerStarted)
     threadWatchers.add(this.#watchThreads)
-    this.#channels = new ThreadChannels(logChannel, options.maxThreads, this.#log, (answer) => this.#onAnswer(answer))
+    this.#channels = new ThreadChannels(logChannel, options.maxThreads, this.#log, {
+      answer: (answer) => this.#onAnswer(answer),
+      logger: (key) => this.#batches.get(key)?.current?.opts.log
+    })
   }
 
   get closing (): boolean { return this.#closing }
@@ -313,28 +316,26 @@ export class ThreadPool {
 
   #dispatchBatch (members: Waiting[]): void {
     this.#running++
-    this.#runBatch(members).catch((err: Error) => {
+    const key = members[0].task.id
+    const batch = new Batch(members, new OneShotAbort())
+    this.#batches.set(key, batch)
+    this.#runBatch(key, batch).catch((err: Error) => {
       // Not expected: a fault of this module. Its requests must still be answered.
       this.#log.error({ err }, 'fastify-mpm: a batch failed unexpectedly')
-      for (const waiting of members) {
-        if (waiting.deadline !== undefined) this.#deadlines.remove(waiting.deadline)
-        waiting.reject(err)
-      }
+      for (const waiting of members) waiting.reject(err)
     }).finally(() => {
+      this.#batches.delete(key)
+      batch.release()
+      if (batch.deadline !== undefined) this.#deadlines.remove(batch.deadline)
       this.#running--
       this.#pump()
     })
   }
 
-  async #runBatch (members: Waiting[]): Promise<void> {
+  async #runBatch (key: number, batch: Batch<Waiting>): Promise<void> {
     const tp = this.#tp as Tinypool
-    const batch = new Batch(members, new OneShotAbort())
+    const { members } = batch
     this.#counts.batched += members.length
-    const key = members[0].task.id
-    this.#batches.set(key, batch)
-    for (const waiting of members) {
-      if (waiting.opts.log !== undefined) this.#channels?.expect(waiting.task.id, waiting.opts.log)
-    }
     let done: BatchDone | undefined
     let failure: Error | undefined
     try {
@@ -344,35 +345,38 @@ export class ThreadPool {
     } catch (err) {
       failure = err as Error
     }
-    // Every answer the thread posted before it returned or died is on a channel by now.
+    // Every answer (and log line) the thread posted before it returned or died is on a channel by now.
     if (batch.answered < members.length) this.#channels?.drainAll()
     const unrun = batch.revokeUnstarted()
     const cut = batch.startedUnanswered()
     if (cut !== undefined) this.#failMember(batch, cut, failure)
-    this.#batches.delete(key)
-    batch.release()
-    for (const waiting of members) {
-      if (waiting.deadline !== undefined) this.#deadlines.remove(waiting.deadline)
-    }
     if (done?.x !== undefined) this.#retire(tp, done.x, done.xh)
     // After a failure, each goes alone: one of them may be why (a request that cannot be copied).
     if (unrun.length > 0) this.#requeue(unrun, failure !== undefined)
   }
 
-  /** Arms the deadline of the member the thread runs now (answers come in order). */
+  /** Moves the batch's deadline on to the member the thread runs now (answers come in order). */
   #startMember (batch: Batch<Waiting>): void {
     const waiting = batch.current
-    if (waiting === undefined) return
-    const timeout = waiting.opts.timeout ?? this.options.taskTimeout
-    if (timeout > 0) waiting.deadline = this.#deadlines.add(timeout, () => this.#memberExpired(batch, waiting))
+    const timeout = waiting === undefined ? 0 : waiting.opts.timeout ?? this.options.taskTimeout
+    if (timeout <= 0) {
+      if (batch.deadline !== undefined) this.#deadlines.remove(batch.deadline)
+      batch.deadline = undefined
+    } else if (batch.deadline === undefined) {
+      batch.deadline = this.#deadlines.add(timeout, () => this.#memberExpired(batch))
+    } else {
+      this.#deadlines.restart(batch.deadline, timeout)
+    }
   }
 
-  #memberExpired (batch: Batch<Waiting>, waiting: Waiting): void {
-    waiting.deadline = undefined
+  #memberExpired (batch: Batch<Waiting>): void {
+    const waiting = batch.current
+    if (waiting === undefined) return
+    // Its answer may be waiting on the channel; reading it moves the deadline on.
     this.#channels?.drainAll()
     if (batch.current !== waiting) return
     batch.timedOut = waiting
-    // The pool stops the thread; #dispatchBatch settles the member and runs the rest elsewhere.
+    // The pool stops the thread; #runBatch settles the member and runs the rest elsewhere.
     batch.abort.abort()
   }
 
@@ -380,11 +384,9 @@ export class ThreadPool {
     const batch = this.#batches.get(key)
     const waiting = batch?.current
     if (batch === undefined || waiting?.task.id !== id) return
-    if (waiting.deadline !== undefined) this.#deadlines.remove(waiting.deadline)
     batch.answered++
     if (outcome.d !== undefined) waiting.opts.cost?.record(outcome.d)
     this.#counts[outcome.ok ? 'completed' : 'failed']++
-    this.#settleLogs(id, outcome.lc)
     waiting.resolve(outcome)
     this.#startMember(batch)
   }
@@ -392,7 +394,6 @@ export class ThreadPool {
   /** The member that was running when its batch ended without its answer. */
   #failMember (batch: Batch<Waiting>, waiting: Waiting, failure: Error | undefined): void {
     batch.answered++
-    this.#settleLogs(waiting.task.id, Infinity)
     const timeout = waiting.opts.timeout ?? this.options.taskTimeout
     const err = failure ?? new Error('the thread ended a batch without answering it')
     waiting.reject(this.#explain(err, batch.timedOut === waiting, timeout))

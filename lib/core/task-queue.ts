@@ -4,7 +4,6 @@
 
 import { performance } from 'node:perf_hooks'
 import type { TaskCost } from './batch.js'
-import type { Deadline } from './deadlines.js'
 import { FST_MPM_QUEUE_TIMEOUT, FST_MPM_TASK_DROPPED } from './errors.js'
 import type { Outcome, RouteTask, RunTask } from './marshal.js'
 import type { AbortSignalLike } from './one-shot-abort.js'
@@ -38,8 +37,6 @@ export interface Waiting {
   onAbort?: () => void
   /** Never batched again: it was in a batch that failed (it might be the reason). */
   solo?: true
-  /** Its timeout, once it runs in a batch. */
-  deadline?: Deadline
 }
 
 /** How often queued tasks are checked for clients that left (TaskOptions.watch). */

@@ -17,6 +17,13 @@ export interface LoggerLike {
 
 interface LogSink { log: LoggerLike | undefined, received: number, expected: number }
 
+/** What the pool tells the channels about batches: where answers go, and a member's logger. */
+export interface BatchHooks {
+  answer: (answer: BatchAnswer) => void
+  /** The logger of the member batch `key` runs now (its lines arrive before its answer). */
+  logger: (key: number) => LoggerLike | undefined
+}
+
 /** How long a finished task's logger waits for lines still on their way. */
 const LOG_GRACE_MS = 1000
 
@@ -24,12 +31,12 @@ export class ThreadChannels {
   readonly #channels: BroadcastChannel[] = []
   readonly #sinks = new Map<number, LogSink>()
   readonly #fallback: LoggerLike
-  readonly #onAnswer: (answer: BatchAnswer) => void
+  readonly #batch: BatchHooks
 
   /** One channel per thread slot: thread `workerId` posts on `${prefix}:${workerId}`. */
-  constructor (prefix: string, slots: number, fallback: LoggerLike, onAnswer: (answer: BatchAnswer) => void) {
+  constructor (prefix: string, slots: number, fallback: LoggerLike, batch: BatchHooks) {
     this.#fallback = fallback
-    this.#onAnswer = onAnswer
+    this.#batch = batch
     for (let id = 1; id <= slots; id++) {
       const channel = new BroadcastChannel(`${prefix}:${id}`)
       // Once woken, take every message already queued on the channel, not one event each.
@@ -42,7 +49,10 @@ export class ThreadChannels {
     }
   }
 
-  /** The task's log lines go to `log` (lines of tasks nobody expects go to the pool's logger). */
+  /**
+   * The task's log lines go to `log` (lines of tasks nobody expects go to the pool's logger).
+   * Not needed for batch members: their lines name their batch.
+   */
   expect (taskId: number, log: LoggerLike): void {
     this.#sinks.set(taskId, { log, received: 0, expected: -1 })
   }
@@ -87,7 +97,11 @@ export class ThreadChannels {
 
   #onMessage (message: LogLine | BatchAnswer): void {
     if ('a' in message) {
-      this.#onAnswer(message)
+      this.#batch.answer(message)
+      return
+    }
+    if (message.b !== undefined) {
+      writeLog(this.#batch.logger(message.b) ?? this.#fallback, message)
       return
     }
     const sink = this.#sinks.get(message.i)

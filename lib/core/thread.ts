@@ -7,7 +7,7 @@ import { BroadcastChannel, threadId } from 'node:worker_threads'
 import Tinypool, { markMovable } from 'tinypool'
 import { invoke } from './invoke.js'
 import { claim } from './batch.js'
-import { TaskKind, type BatchAnswer, type BatchDone, type BatchTask, type Outcome, type Task } from './marshal.js'
+import { TaskKind, type BatchAnswer, type BatchDone, type BatchTask, type LogLine, type Outcome, type Task } from './marshal.js'
 
 export interface ThreadData {
   /** BroadcastChannel name prefix; each thread posts on `${prefix}:${workerId}`, read only by the main thread. */
@@ -55,10 +55,11 @@ export default async function runTask (task: Task | BatchTask): Promise<Outcome 
  */
 async function runBatch (batch: BatchTask): Promise<BatchDone> {
   let done: BatchDone = {}
+  const postLine = (line: LogLine): void => { line.b = batch.b; channel.postMessage(line) }
   for (let j = 0; j < batch.t.length && !retired; j++) {
     if (!claim(batch.c, j)) break
     const member = batch.t[j]
-    const { outcome } = await invoke(member, post, true)
+    const { outcome } = await invoke(member, postLine, true)
     done = countTask()
     const answer: BatchAnswer = { b: batch.b, a: member.id, o: outcome }
     channel.postMessage(answer)
