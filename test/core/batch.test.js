@@ -92,32 +92,25 @@ test('a member that throws fails alone; the others answer as usual', { timeout: 
   for (const tag of TAGS) assert.equal(runs[tag], 1, `${tag} ran ${runs[tag]} times`)
 })
 
-test('a member that times out: it alone gets the timeout; the members after it run once, elsewhere', { timeout: 30_000 }, async (t) => {
-  const { mpm, responses, runs, batched } = await queuedBehindGate(t, {}, TAGS, '&fail=c&how=spin', '/quick')
-  assert.ok(batched >= 4, `batched ${batched}`)
-  assert.equal(responses.c.status, 503)
-  assert.equal(responses.c.json().code, 'FST_MPM_TASK_TIMEOUT')
-  for (const tag of TAGS.filter((x) => x !== 'c')) {
-    assert.equal(responses[tag].status, 200, `${tag}: ${responses[tag].text}`)
-    assert.equal(runs[tag], 1, `${tag} ran once`)
-  }
-  assert.equal(runs.c, 1)
-  assert.equal(mpm.stats().timedOut, 1)
-  assert.notEqual(responses.b.json().threadId, responses.d.json().threadId, 'd ran on the replacement thread')
-})
-
-test('a member that exits its thread: it alone fails; the members after it run once, elsewhere', { timeout: 30_000 }, async (t) => {
-  const { mpm, responses, runs, batched } = await queuedBehindGate(t, {}, TAGS, '&fail=d&how=exit')
-  assert.ok(batched >= 4, `batched ${batched}`)
-  assert.equal(responses.d.status, 500)
-  assert.equal(responses.d.json().code, 'FST_MPM_THREAD_EXITED')
-  for (const tag of TAGS.filter((x) => x !== 'd')) {
-    assert.equal(responses[tag].status, 200, `${tag}: ${responses[tag].text}`)
-    assert.equal(runs[tag], 1, `${tag} ran once`)
-  }
-  assert.equal(mpm.stats().threadExits, 1)
-  assert.notEqual(responses.c.json().threadId, responses.e.json().threadId, 'e ran on the replacement thread')
-})
+for (const { title, how, culprit, route, status, code, counter } of [
+  { title: 'times out: it alone gets the timeout', how: 'spin', culprit: 'c', route: '/quick', status: 503, code: 'FST_MPM_TASK_TIMEOUT', counter: 'timedOut' },
+  { title: 'exits its thread: it alone fails', how: 'exit', culprit: 'd', route: '/mark', status: 500, code: 'FST_MPM_THREAD_EXITED', counter: 'threadExits' }
+]) {
+  test(`a member that ${title}; the members after it run once, elsewhere`, { timeout: 30_000 }, async (t) => {
+    const { mpm, responses, runs, batched } = await queuedBehindGate(t, {}, TAGS, `&fail=${culprit}&how=${how}`, route)
+    assert.ok(batched >= 4, `batched ${batched}`)
+    assert.equal(responses[culprit].status, status)
+    assert.equal(responses[culprit].json().code, code)
+    for (const tag of TAGS.filter((x) => x !== culprit)) {
+      assert.equal(responses[tag].status, 200, `${tag}: ${responses[tag].text}`)
+      assert.equal(runs[tag], 1, `${tag} ran once`)
+    }
+    assert.equal(runs[culprit], 1)
+    assert.equal(mpm.stats()[counter], 1)
+    const [before, after] = [TAGS[TAGS.indexOf(culprit) - 1], TAGS[TAGS.indexOf(culprit) + 1]]
+    assert.notEqual(responses[before].json().threadId, responses[after].json().threadId, `${after} ran on the replacement thread`)
+  })
+}
 
 test('a thread that retires mid-batch (maxTasksPerThread): the rest run once on its successor', { timeout: 30_000 }, async (t) => {
   // The warm-ups and the gated task count too: the thread retires after the batch's second member.
