@@ -12,7 +12,7 @@
 // they can run elsewhere, still exactly once.
 
 import type { Deadline } from './deadlines.js'
-import type { OneShotAbort } from './one-shot-abort.js'
+import { OneShotAbort } from './one-shot-abort.js'
 
 /** A route whose recent run time is at most this (ms) may share a thread's wake-up: above it, the wake-up is a few percent of the task. */
 export const SHORT_TASK_MS = 0.5
@@ -51,7 +51,8 @@ export function claim (cells: Int32Array, index: number): boolean {
 export class Batch<M> {
   members: M[]
   readonly cells: Int32Array
-  readonly abort: OneShotAbort
+  /** Aborting the batch's tinypool task terminates its thread. */
+  readonly abort = new OneShotAbort()
   /** Answers arrive in order, so this also indexes the member running now (or next to). */
   answered = 0
   /** The member whose deadline passed, if one did. */
@@ -59,10 +60,9 @@ export class Batch<M> {
   /** One deadline for the batch, moved on to each member as it starts. */
   deadline: Deadline | undefined
 
-  constructor (members: M[], abort: OneShotAbort) {
+  constructor (members: M[]) {
     this.members = members
     this.cells = new Int32Array(new SharedArrayBuffer(4 * members.length))
-    this.abort = abort
   }
 
   get current (): M | undefined { return this.members[this.answered] }

@@ -129,11 +129,13 @@ export class ThreadPool {
     const free = this.#running < this.options.maxThreads
     // Short tasks queue even with a thread free (below), unless the queue is full.
     if (free && (opts.cost?.short !== true || this.#queue.length >= this.options.maxQueue)) return this.#dispatch(task, opts)
-    // A full queue first lets go of requests nobody waits for any more.
-    if (!free && this.#queue.length >= this.options.maxQueue) this.#queue.sweep()
     if (!free && this.#queue.length >= this.options.maxQueue) {
-      this.#counts.rejected++
-      return Promise.reject(new FST_MPM_QUEUE_FULL(this.options.maxQueue))
+      // A full queue first lets go of requests nobody waits for any more.
+      this.#queue.sweep()
+      if (this.#queue.length >= this.options.maxQueue) {
+        this.#counts.rejected++
+        return Promise.reject(new FST_MPM_QUEUE_FULL(this.options.maxQueue))
+      }
     }
     // A short task waits for the end of this turn of the event loop even with a thread free,
     // so the requests that arrived together share one wake-up (batch.ts).
@@ -291,7 +293,7 @@ export class ThreadPool {
           work += next.opts.cost.ms
         }
       }
-      if (members.length > 1) void this.#dispatchBatch(members)
+      if (members.length > 1) this.#dispatchBatch(members)
       else this.#dispatch(first.task, first.opts).then(first.resolve, first.reject)
     }
     if (this.#isIdle()) this.#notifyIdle()
@@ -317,7 +319,7 @@ export class ThreadPool {
   #dispatchBatch (members: Waiting[]): void {
     this.#running++
     const key = members[0].task.id
-    const batch = new Batch(members, new OneShotAbort())
+    const batch = new Batch(members)
     this.#batches.set(key, batch)
     this.#runBatch(key, batch).catch((err: Error) => {
       // Not expected: a fault of this module. Its requests must still be answered.

@@ -33,6 +33,8 @@ const post = (line: unknown): void => channel.postMessage(line)
 
 let tasksRun = 0
 let retired = false
+/** What countTask() says of a thread that goes on: one shared object, not one per task. */
+const STAYS: BatchDone = Object.freeze({})
 
 export default async function runTask (task: Task | BatchTask): Promise<Outcome | BatchDone | object> {
   if (task.k === TaskKind.Batch) return await runBatch(task)
@@ -54,7 +56,7 @@ export default async function runTask (task: Task | BatchTask): Promise<Outcome 
  * thread stops claiming; the main thread runs what is left elsewhere.
  */
 async function runBatch (batch: BatchTask): Promise<BatchDone> {
-  let done: BatchDone = {}
+  let done = STAYS
   const postLine = (line: LogLine): void => { line.b = batch.b; channel.postMessage(line) }
   for (let j = 0; j < batch.t.length && !retired; j++) {
     if (!claim(batch.c, j)) break
@@ -83,5 +85,5 @@ function countTask (): BatchDone {
       return { x: threadId, xh: used }
     }
   }
-  return {}
+  return STAYS
 }
