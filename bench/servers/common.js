@@ -5,10 +5,22 @@
 // main event loop's active time and RSS, and closes cleanly on SIGTERM or when the orchestrator goes away.
 import { performance } from 'node:perf_hooks'
 import Fastify from 'fastify'
+import Tinypool from 'tinypool'
 
 export const threads = Number(process.env.BENCH_THREADS ?? 2)
 export const trivialModule = new URL('../handlers/trivial.js', import.meta.url)
 export const cpuModule = new URL('../handlers/cpu.js', import.meta.url)
+
+/** The hand-written baseline's pool: tinypool's defaults, BENCH_THREADS threads; BENCH_ATOMICS=0 turns useAtomics off. */
+export function handWrittenPool () {
+  return new Tinypool({
+    filename: trivialModule.href,
+    minThreads: threads,
+    maxThreads: threads,
+    idleTimeout: 30_000,
+    useAtomics: process.env.BENCH_ATOMICS !== '0'
+  })
+}
 
 /** `BENCH_PAYLOAD` picks what a hand-written handler sends to its thread. */
 export function payloadOf (request) {

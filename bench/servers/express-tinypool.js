@@ -1,17 +1,10 @@
 // A hand-written tinypool.run() in ordinary Express handlers: what mpm.offload()'s dispatch cost
 // is judged against. BENCH_ATOMICS=0 turns useAtomics off (as fastify-mpm must run);
 // BENCH_PAYLOAD picks what is sent (default: params and query).
-import Tinypool from 'tinypool'
-import { cpuModule, payloadOf, threads, trivialModule } from './common.js'
+import { cpuModule, handWrittenPool, payloadOf, trivialModule } from './common.js'
 import { serveExpress } from './express-common.js'
 
-const pool = new Tinypool({
-  filename: trivialModule.href,
-  minThreads: threads,
-  maxThreads: threads,
-  idleTimeout: 30_000,
-  useAtomics: process.env.BENCH_ATOMICS !== '0'
-})
+const pool = handWrittenPool()
 
 await serveExpress((app) => {
   app.get('/trivial', (req, res, next) => { pool.run(payloadOf(req), { filename: trivialModule.href }).then((v) => res.json(v), next) })

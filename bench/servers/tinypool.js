@@ -2,16 +2,9 @@
 // is judged against. BENCH_ATOMICS=0 turns useAtomics off (as the plugin must run),
 // BENCH_PAYLOAD picks what is sent, BENCH_TIMEOUT_MS>0 adds the per-task AbortController +
 // timer the plugin uses for taskTimeout.
-import Tinypool from 'tinypool'
-import { cpuModule, payloadOf, serve, threads, trivialModule } from './common.js'
+import { cpuModule, handWrittenPool, payloadOf, serve, trivialModule } from './common.js'
 
-const pool = new Tinypool({
-  filename: trivialModule.href,
-  minThreads: threads,
-  maxThreads: threads,
-  idleTimeout: 30_000,
-  useAtomics: process.env.BENCH_ATOMICS !== '0'
-})
+const pool = handWrittenPool()
 const timeoutMs = Number(process.env.BENCH_TIMEOUT_MS ?? 0)
 
 async function run (payload, filename) {
