@@ -4,12 +4,13 @@
 // When tasks are queued anyway, the pool hands a free thread the next few short ones in one
 // message. The thread still runs them one at a time, in order, and answers each as it finishes,
 // so a handler sees nothing new. Only routes whose recent run time is short join a batch, a batch
-// holds about a millisecond of work at most, and only tasks that were already waiting go in one:
-// no request waits behind a long one it would not have waited for in the queue.
+// holds about a millisecond of work at most, and the queue is shared fairly among the free threads.
 //
-// Each member claims its cell before it starts. A batch cut short (timeout, exit, crash,
-// retirement, close) revokes the cells not yet claimed: those members provably never ran, so
-// they can run elsewhere, still exactly once.
+// Members that have not started are not bound to their thread. Each member claims its cell before
+// it starts; the main thread can revoke the cells not yet claimed at any time, and those members
+// provably never ran, so they can run elsewhere, still exactly once: when another thread is free
+// (batch-runner.ts takes them back), when the member running before them overruns the batch's
+// expected work, and when the batch is cut short (timeout, exit, crash, retirement, close).
 
 import type { Deadline } from './deadlines.js'
 import { OneShotAbort } from './one-shot-abort.js'
@@ -48,24 +49,42 @@ export function claim (cells: Int32Array, index: number): boolean {
 }
 
 /** Main side of one batch: its members in order, their cells, and how far the thread got. */
-export class Batch<M> {
+export class Batch<M extends { task: { id: number } }> {
+  /** Names the batch to its thread and in the pool's map: never shared with another batch. */
+  readonly key: number
   members: M[]
   readonly cells: Int32Array
+  /** The members' expected run time together (ms). */
+  readonly work: number
   /** Aborting the batch's tinypool task terminates its thread. */
   readonly abort = new OneShotAbort()
   /** Answers arrive in order, so this also indexes the member running now (or next to). */
   answered = 0
-  /** The member whose deadline passed, if one did. */
+  /** The member whose deadline passed, and how (its handler ran out of time, or never started). */
   timedOut: M | undefined
+  timedOutHow: 'handler' | 'start' = 'handler'
   /** One deadline for the batch, moved on to each member as it starts. */
   deadline: Deadline | undefined
+  /** When the member running now was handed to the thread (performance.now()). */
+  memberSince = 0
 
-  constructor (members: M[]) {
+  constructor (key: number, members: M[], work: number) {
+    this.key = key
     this.members = members
+    this.work = work
     this.cells = new Int32Array(new SharedArrayBuffer(4 * members.length))
   }
 
   get current (): M | undefined { return this.members[this.answered] }
+
+  /** Members after the current one that may not have started yet. */
+  get waiting (): number { return Math.max(0, this.members.length - this.answered - 1) }
+
+  /** The member with this task id, while the batch holds it. */
+  member (taskId: number): M | undefined {
+    for (let j = this.answered; j < this.members.length; j++) if (this.members[j].task.id === taskId) return this.members[j]
+    return undefined
+  }
 
   /** The unanswered member that had started, once revokeUnstarted() has run: the one cut short. */
   startedUnanswered (): M | undefined {
@@ -78,11 +97,24 @@ export class Batch<M> {
   release (): void { this.members = [] }
 
   /** Revokes every member that has not started and returns them: none of them can start after this. */
-  revokeUnstarted (): M[] {
-    const unrun: M[] = []
-    for (let j = this.answered; j < this.members.length; j++) {
-      if (Atomics.compareExchange(this.cells, j, OPEN, REVOKED) === OPEN) unrun.push(this.members[j])
+  revokeUnstarted (): M[] { return this.revokeFrom(this.answered) }
+
+  /**
+   * Revokes the members from index `from` on that have not started, returns them, and leaves
+   * the batch without them. The thread claims in order and stops at the first revoked cell, so
+   * what is revoked is always the tail.
+   */
+  revokeFrom (from: number): M[] {
+    let cut = this.members.length
+    for (let j = Math.max(from, this.answered); j < this.members.length; j++) {
+      if (Atomics.compareExchange(this.cells, j, OPEN, REVOKED) === OPEN) {
+        cut = j
+        break
+      }
     }
+    for (let j = cut + 1; j < this.members.length; j++) Atomics.store(this.cells, j, REVOKED)
+    const unrun = this.members.slice(cut)
+    this.members.length = cut
     return unrun
   }
 }

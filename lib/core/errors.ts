@@ -21,6 +21,8 @@ export const FST_MPM_QUEUE_TIMEOUT = createError(
   'FST_MPM_QUEUE_TIMEOUT', 'Server busy: no thread became free within %s ms', 503)
 export const FST_MPM_TASK_TIMEOUT = createError(
   'FST_MPM_TASK_TIMEOUT', 'Offloaded handler timed out after %s ms; its thread was terminated', 503)
+export const FST_MPM_THREAD_START_TIMEOUT = createError(
+  'FST_MPM_THREAD_START_TIMEOUT', 'No thread started this request within %s ms (starting a thread and loading the route\'s module)', 503)
 export const FST_MPM_THREAD_EXITED = createError(
   'FST_MPM_THREAD_EXITED', 'The thread running this request exited unexpectedly (exit code %s)', 500)
 export const FST_MPM_THREAD_CRASHED = createError(

@@ -61,9 +61,10 @@ export interface ProbeProblem { index: number, kind: 'load' | 'export', message:
 
 /**
  * One log line: task id, level, pino-style arguments, and `t`, when the thread wrote it (ms since
- * the epoch); `b`, the batch of a batch member, whose logger the main thread finds through it.
+ * the epoch); `b`, the batch of a batch member, whose logger the main thread finds through it;
+ * `r`, the request's id, for a line that arrives after its request's logger was let go.
  */
-export interface LogLine { i: number, l: number, t?: number, o?: unknown, m?: string, b?: number }
+export interface LogLine { i: number, l: number, t?: number, o?: unknown, m?: string, b?: number, r?: string }
 
 export const LEVELS: Record<number, 'trace' | 'debug' | 'info' | 'warn' | 'error' | 'fatal'> =
   { 10: 'trace', 20: 'debug', 30: 'info', 40: 'warn', 50: 'error', 60: 'fatal' }

@@ -31,9 +31,10 @@ export class Mpm<O extends ResolvedCoreOptions = ResolvedCoreOptions> {
   #closeBy: number | undefined
   #closeTimer: NodeJS.Timeout | undefined
 
-  constructor (options: O, log: LoggerLike) {
+  /** `reqIdLabel`: the binding the framework's request loggers name the request id by. */
+  constructor (options: O, log: LoggerLike, reqIdLabel?: string) {
     this.options = options
-    this.pool = new ThreadPool({ ...options, log })
+    this.pool = new ThreadPool({ ...options, log, reqIdLabel })
     this.#log = log
   }
 

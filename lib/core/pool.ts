@@ -1,25 +1,29 @@
 // The per-process thread pool: tinypool plus what a server needs around it — a bounded queue
 // with early 503s (task-queue.ts), per-task timeouts that terminate the thread, detection of
 // threads that exit on their own (tinypool would leave their task pending forever), recycling
-// after N tasks, short tasks handed over in batches (batch.ts), log lines forwarded to the
+// after N tasks, short tasks handed over in batches (batch-runner.ts), log lines forwarded to the
 // caller's logger (thread-channels.ts), stats, and a drain for graceful close.
-// Free of any web framework: adapters hand it tasks and get Outcomes back. Longer than the other
-// modules because a task's two ways to a thread (alone, in a batch) share every count, deadline
-// and failure rule here; the parts that stand alone live in the modules named above.
+// Free of any web framework: adapters hand it tasks and get Outcomes back. It owns the queue's
+// order (who runs next, and who goes in a batch), a task's way to a thread alone, and the rules
+// both ways share: counts, what a failure means, retirement. Timeouts count the handler's time,
+// not its thread's start (thread-clock.ts).
 
 import Tinypool from 'tinypool'
+import { performance } from 'node:perf_hooks'
 import {
-  FST_MPM_CLOSING, FST_MPM_NOT_CLONEABLE, FST_MPM_QUEUE_FULL,
-  FST_MPM_TASK_TIMEOUT, FST_MPM_THREAD_CRASHED, FST_MPM_THREAD_EXITED, FST_MPM_THREAD_RETIRED
+  FST_MPM_CLOSING, FST_MPM_NOT_CLONEABLE, FST_MPM_QUEUE_FULL, FST_MPM_TASK_TIMEOUT,
+  FST_MPM_THREAD_CRASHED, FST_MPM_THREAD_EXITED, FST_MPM_THREAD_RETIRED, FST_MPM_THREAD_START_TIMEOUT
 } from './errors.js'
-import { Batch, BATCH_WORK_MS, MAX_BATCH } from './batch.js'
+import { BATCH_WORK_MS, MAX_BATCH } from './batch.js'
+import { BatchRunner, type BatchPool, type Expiry } from './batch-runner.js'
 import { Deadlines, type Deadline } from './deadlines.js'
 import { invoke } from './invoke.js'
-import { TaskKind, type BatchAnswer, type BatchDone, type BatchTask, type Outcome, type ProbeProblem, type RouteTask, type RunTask } from './marshal.js'
+import { TaskKind, type Outcome, type ProbeProblem, type RouteTask, type RunTask } from './marshal.js'
 import { OneShotAbort } from './one-shot-abort.js'
 import type { ResolvedCoreOptions } from './options.js'
 import { TaskQueue, type TaskOptions, type Waiting } from './task-queue.js'
 import { ThreadChannels, writeLog, type LoggerLike } from './thread-channels.js'
+import { START_LIMIT_MS, ThreadClock } from './thread-clock.js'
 import type { ThreadData } from './thread.js'
 import { startTinypool } from './thread-start.js'
 
@@ -27,7 +31,11 @@ export type { LoggerLike } from './thread-channels.js'
 export type { TaskOptions } from './task-queue.js'
 export type { AbortSignalLike } from './one-shot-abort.js'
 
-export type PoolOptions = Omit<ResolvedCoreOptions, 'retryAfter' | 'closeTimeout'> & { log: LoggerLike }
+export type PoolOptions = Omit<ResolvedCoreOptions, 'retryAfter' | 'closeTimeout'> & {
+  log: LoggerLike
+  /** The binding the framework's request loggers name the request id by (late log lines use it). */
+  reqIdLabel?: string
+}
 
 export interface PoolStats {
   threads: number
@@ -74,13 +82,8 @@ export class ThreadPool {
   readonly #log: LoggerLike
   readonly #channels: ThreadChannels | null = null
   readonly #queue: TaskQueue
-  /**
-   * Batches running, by their first task's id. A Map keeps a deleted entry's value until it is
-   * rehashed, and the scavenger then keeps whatever that value reaches alive: a finished batch is
-   * released (it lets go of its requests) as it leaves, or every request of every batch survived
-   * into the old generation (bench/FINDINGS.md).
-   */
-  readonly #batches = new Map<number, Batch<Waiting>>()
+  readonly #clock: ThreadClock
+  readonly #batches: BatchRunner
   readonly #watched = new WeakSet<object>()
   readonly #idleWaiters = new Set<() => void>()
   readonly #deadlines = new Deadlines()
@@ -102,21 +105,23 @@ export class ThreadPool {
       this.#counts[why === 'dropped' ? 'dropped' : 'queueTimedOut']++
       if (this.#isIdle()) this.#notifyIdle()
     })
+    this.#clock = new ThreadClock(options.maxThreads)
+    this.#batches = new BatchRunner(this.#batchPool())
     if (options.maxThreads === 0) {
       this.#tp = null
       return
     }
     const logChannel = `fastify-mpm:log:${process.pid}:${++poolSeq}`
-    const workerData: ThreadData = { logChannel, maxTasks: options.maxTasksPerThread, maxHeap: options.maxThreadMemory }
+    const workerData: ThreadData = { logChannel, maxTasks: options.maxTasksPerThread, maxHeap: options.maxThreadMemory, clock: this.#clock.memory }
     this.#tp = startTinypool({ minThreads: options.minThreads, maxThreads: options.maxThreads, idleTimeout: options.idleTimeout, resourceLimits: options.resourceLimits, workerData })
     // Without an 'error' listener a thread dying while idle would crash the whole process.
     this.#tp.on('error', (err: Error & { code?: string }) => this.#onIdleThreadError(err))
     if (threadWatchers.size === 0) process.on('worker', onWorkerStarted)
     threadWatchers.add(this.#watchThreads)
     this.#channels = new ThreadChannels(logChannel, options.maxThreads, this.#log, {
-      answer: (answer) => this.#onAnswer(answer),
-      logger: (key) => this.#batches.get(key)?.current?.opts.log
-    })
+      answer: (answer) => this.#batches.onAnswer(answer),
+      logger: (key, taskId) => this.#batches.logger(key, taskId)
+    }, options.reqIdLabel)
   }
 
   get closing (): boolean { return this.#closing }
@@ -231,12 +236,19 @@ export class ThreadPool {
     if (opts.log !== undefined) this.#channels?.expect(task.id, opts.log)
     const timeout = opts.timeout ?? this.options.taskTimeout
     let deadline: Deadline | undefined
-    let timedOut = false
+    let expiry: Expiry | undefined
     let abort: OneShotAbort | undefined
     if (timeout > 0) {
       abort = new OneShotAbort()
-      // tinypool answers an abort of a running task by terminating its thread and starting another.
-      deadline = this.#deadlines.add(timeout, () => { timedOut = true; abort?.abort() })
+      const handedAt = performance.now()
+      deadline = this.#deadlines.add(timeout, () => {
+        // The thread may have started the handler late (booting, importing the module).
+        const left = this.#clock.remaining(task.id, handedAt, timeout)
+        if (left > 0) return this.#deadlines.restart(deadline as Deadline, left)
+        expiry = left === 0 ? 'handler' : 'start'
+        // tinypool answers an abort of a running task by terminating its thread and starting another.
+        abort?.abort()
+      })
     }
     let handovers = 0
     try {
@@ -245,12 +257,12 @@ export class ThreadPool {
         try {
           outcome = await tp.run(task, abort === undefined ? undefined : { signal: abort })
         } catch (err) {
-          if (this.#neverRan(err as Error, timedOut) && ++handovers <= MAX_HANDOVERS) continue
+          if (this.#neverRan(err as Error, expiry !== undefined) && ++handovers <= MAX_HANDOVERS) continue
           this.#settleLogs(task.id, Infinity)
-          throw this.#explain(err as Error, timedOut, timeout)
+          throw this.#explain(err as Error, expiry, timeout, task)
         }
         if (outcome.refused === true && ++handovers <= MAX_HANDOVERS) continue
-        if (outcome.x !== undefined) this.#retire(tp, outcome.x, outcome.xh)
+        if (outcome.x !== undefined) this.#retire(outcome.x, outcome.xh)
         if (outcome.d !== undefined) opts.cost?.record(outcome.d)
         this.#counts[outcome.ok ? 'completed' : 'failed']++
         this.#settleLogs(task.id, outcome.lc)
@@ -275,26 +287,44 @@ export class ThreadPool {
     }
   }
 
+  /**
+   * Hands queued tasks to free thread slots: a short route's tasks together, the queue shared
+   * among the free slots. With the queue empty, a free slot takes back the unstarted half of a
+   * running batch: no task waits for a busy thread while another could take it.
+   */
   #pump (): void {
     const { maxThreads } = this.options
-    while (this.#running < maxThreads && this.#queue.length > 0) {
+    while (this.#running < maxThreads) {
+      if (this.#queue.length === 0) {
+        const taken = this.#batches.takeBack()
+        if (taken.length === 0) break
+        this.#queue.requeue(taken, false)
+      }
       const first = this.#queue.take()
       if (first === undefined) continue
-      const members = [first]
       const cost = first.opts.cost
-      if (first.solo !== true && cost?.short === true) {
-        let work = cost.ms
-        while (members.length < MAX_BATCH && this.#queue.length > 0) {
-          const next = this.#queue.peek() as Waiting
-          if (next.solo === true || next.opts.cost?.short !== true || work + next.opts.cost.ms > BATCH_WORK_MS) break
-          const taken = this.#queue.take()
-          if (taken === undefined) continue
-          members.push(taken)
-          work += next.opts.cost.ms
-        }
+      if (first.solo === true || cost?.short !== true || this.#queue.length === 0) {
+        this.#dispatch(first.task, first.opts).then(first.resolve, first.reject)
+        continue
       }
-      if (members.length > 1) this.#dispatchBatch(members)
-      else this.#dispatch(first.task, first.opts).then(first.resolve, first.reject)
+      // Its fair share of what waits, so the other free slots get theirs.
+      const share = Math.ceil((this.#queue.length + 1) / (maxThreads - this.#running))
+      const members = [first]
+      let work = cost.ms
+      while (members.length < Math.min(share, MAX_BATCH) && this.#queue.length > 0) {
+        const next = this.#queue.peek() as Waiting
+        if (next.solo === true || next.opts.cost?.short !== true || work + next.opts.cost.ms > BATCH_WORK_MS) break
+        const taken = this.#queue.take()
+        if (taken === undefined) continue
+        members.push(taken)
+        work += next.opts.cost.ms
+      }
+      if (members.length === 1) {
+        this.#dispatch(first.task, first.opts).then(first.resolve, first.reject)
+      } else {
+        this.#running++
+        this.#batches.run(++this.#taskSeq, members, work)
+      }
     }
     if (this.#isIdle()) this.#notifyIdle()
   }
@@ -314,91 +344,30 @@ export class ThreadPool {
     else for (const waiting of members) waiting.reject(new FST_MPM_CLOSING())
   }
 
-  // -- batches (batch.ts) -------------------------------------------------------------------------
-
-  #dispatchBatch (members: Waiting[]): void {
-    this.#running++
-    const key = members[0].task.id
-    const batch = new Batch(members)
-    this.#batches.set(key, batch)
-    this.#runBatch(key, batch).catch((err: Error) => {
-      // Not expected: a fault of this module. Its requests must still be answered.
-      this.#log.error({ err }, 'fastify-mpm: a batch failed unexpectedly')
-      for (const waiting of members) waiting.reject(err)
-    }).finally(() => {
-      this.#batches.delete(key)
-      batch.release()
-      if (batch.deadline !== undefined) this.#deadlines.remove(batch.deadline)
-      this.#running--
-      this.#pump()
-    })
-  }
-
-  async #runBatch (key: number, batch: Batch<Waiting>): Promise<void> {
-    const tp = this.#tp as Tinypool
-    const { members } = batch
-    this.#counts.batched += members.length
-    let done: BatchDone | undefined
-    let failure: Error | undefined
-    try {
-      this.#startMember(batch)
-      const task: BatchTask = { k: TaskKind.Batch, b: key, t: members.map((waiting) => waiting.task as RouteTask), c: batch.cells }
-      done = await tp.run(task, { signal: batch.abort }) as BatchDone
-    } catch (err) {
-      failure = err as Error
+  /** What the batch runner may use of this pool. */
+  #batchPool (): BatchPool {
+    // Getters: the pool's tinypool and channels are made after the batch runner.
+    const pool = this
+    return {
+      get tp () { return pool.#tp as Tinypool },
+      deadlines: this.#deadlines,
+      clock: this.#clock,
+      get channels () { return pool.#channels },
+      log: this.#log,
+      timeoutOf: (waiting) => waiting.opts.timeout ?? this.options.taskTimeout,
+      countDone: (ok) => { this.#counts[ok ? 'completed' : 'failed']++ },
+      countBatched: (members) => { this.#counts.batched += members },
+      explain: (err, expiry, timeout) => this.#explain(err, expiry, timeout),
+      retire: (threadId, heapUsed) => this.#retire(threadId, heapUsed),
+      requeue: (members, solo) => {
+        this.#requeue(members, solo)
+        this.#pump()
+      },
+      ended: () => {
+        this.#running--
+        this.#pump()
+      }
     }
-    // Every answer (and log line) the thread posted before it returned or died is on a channel by now.
-    if (batch.answered < members.length) this.#channels?.drainAll()
-    const unrun = batch.revokeUnstarted()
-    const cut = batch.startedUnanswered()
-    if (cut !== undefined) this.#failMember(batch, cut, failure)
-    if (done?.x !== undefined) this.#retire(tp, done.x, done.xh)
-    // After a failure, each goes alone: one of them may be why (a request that cannot be copied).
-    if (unrun.length > 0) this.#requeue(unrun, failure !== undefined)
-  }
-
-  /** Moves the batch's deadline on to the member the thread runs now (answers come in order). */
-  #startMember (batch: Batch<Waiting>): void {
-    const waiting = batch.current
-    const timeout = waiting === undefined ? 0 : waiting.opts.timeout ?? this.options.taskTimeout
-    if (timeout <= 0) {
-      if (batch.deadline !== undefined) this.#deadlines.remove(batch.deadline)
-      batch.deadline = undefined
-    } else if (batch.deadline === undefined) {
-      batch.deadline = this.#deadlines.add(timeout, () => this.#memberExpired(batch))
-    } else {
-      this.#deadlines.restart(batch.deadline, timeout)
-    }
-  }
-
-  #memberExpired (batch: Batch<Waiting>): void {
-    const waiting = batch.current
-    if (waiting === undefined) return
-    // Its answer may be waiting on the channel; reading it moves the deadline on.
-    this.#channels?.drainAll()
-    if (batch.current !== waiting) return
-    batch.timedOut = waiting
-    // The pool stops the thread; #runBatch settles the member and runs the rest elsewhere.
-    batch.abort.abort()
-  }
-
-  #onAnswer ({ b: key, a: id, o: outcome }: BatchAnswer): void {
-    const batch = this.#batches.get(key)
-    const waiting = batch?.current
-    if (batch === undefined || waiting?.task.id !== id) return
-    batch.answered++
-    if (outcome.d !== undefined) waiting.opts.cost?.record(outcome.d)
-    this.#counts[outcome.ok ? 'completed' : 'failed']++
-    waiting.resolve(outcome)
-    this.#startMember(batch)
-  }
-
-  /** The member that was running when its batch ended without its answer. */
-  #failMember (batch: Batch<Waiting>, waiting: Waiting, failure: Error | undefined): void {
-    batch.answered++
-    const timeout = waiting.opts.timeout ?? this.options.taskTimeout
-    const err = failure ?? new Error('the thread ended a batch without answering it')
-    waiting.reject(this.#explain(err, batch.timedOut === waiting, timeout))
   }
 
   /**
@@ -413,24 +382,45 @@ export class ThreadPool {
     return !timedOut && !this.#closing && err.message === 'Terminating worker thread'
   }
 
-  /** Turns a tinypool rejection into the error the request should see, and counts it. */
-  #explain (err: Error & { code?: string }, timedOut: boolean, timeout: number): Error {
-    if (timedOut) {
+  /**
+   * Turns a tinypool rejection into the error the request should see, and counts it. `expiry`:
+   * the task's deadline ended it; `task`, when known, is checked for a request that could not be
+   * copied to a thread.
+   */
+  #explain (err: Error & { code?: string }, expiry: Expiry | undefined, timeout: number, task?: RouteTask | RunTask): Error {
+    if (expiry !== undefined) {
       this.#counts.timedOut++
-      return new FST_MPM_TASK_TIMEOUT(timeout)
-    }
-    // Raised here, on the main thread, while handing the task over: the request cannot be
-    // copied (or is nested too deep to). No thread was involved, none crashed.
-    if (err.name === 'DataCloneError' || (err instanceof RangeError && /call stack/i.test(err.message))) {
-      this.#counts.failed++
-      return new FST_MPM_NOT_CLONEABLE(`request: ${err.message}`)
+      return expiry === 'handler' ? new FST_MPM_TASK_TIMEOUT(timeout) : new FST_MPM_THREAD_START_TIMEOUT(Math.max(timeout, START_LIMIT_MS))
     }
     if (this.#closing && err.message === 'Terminating worker thread') return new FST_MPM_CLOSING()
+    // Raised here, on the main thread, while handing the task over: the request cannot be
+    // copied (or is nested too deep to, or a getter in it throws). No thread was involved.
+    const copying = this.#copyFailure(err, task)
+    if (copying !== undefined) {
+      this.#counts.failed++
+      return new FST_MPM_NOT_CLONEABLE(`request: ${copying}`)
+    }
     this.#counts.crashed++
     if (err.code === 'FST_MPM_THREAD_EXITED') return err
     const crash = new FST_MPM_THREAD_CRASHED(err.message)
     crash.cause = err
     return crash
+  }
+
+  /**
+   * Why the task could not be copied to a thread, if that is what failed. tinypool rejects with
+   * whatever the copy threw (a DataCloneError, a stack overflow, or a getter's own error), which
+   * a thread's crash can throw too: the task is copied again to tell. Only failures pay this.
+   */
+  #copyFailure (err: Error & { code?: string }, task: RouteTask | RunTask | undefined): string | undefined {
+    if (err.name === 'DataCloneError' || (err instanceof RangeError && /call stack/i.test(err.message))) return err.message
+    if (task === undefined || err.code === 'FST_MPM_THREAD_EXITED') return undefined
+    try {
+      structuredClone(task)
+      return undefined
+    } catch (copy) {
+      return (copy as Error)?.message ?? String(copy)
+    }
   }
 
   // -- threads ------------------------------------------------------------------------------------
@@ -452,8 +442,8 @@ export class ThreadPool {
   }
 
   /** Removes a thread that ran its last task; tinypool's own error path replaces it. */
-  #retire (tp: Tinypool, threadId: number, heapUsed?: number): void {
-    const thread = tp.threads.find((t) => t.threadId === threadId)
+  #retire (threadId: number, heapUsed?: number): void {
+    const thread = this.#tp?.threads.find((t) => t.threadId === threadId)
     if (thread === undefined) return
     if (heapUsed === undefined) this.#counts.recycled++
     else {
@@ -465,6 +455,12 @@ export class ThreadPool {
 
   #onIdleThreadError (err: Error & { code?: string }): void {
     if (err.code === 'FST_MPM_THREAD_RETIRED') return
+    // A thread the pool removed (retired, or stopped at a timeout) answered after its tasks were
+    // settled: tinypool reports the stray answer here. Nothing died.
+    if (err.message.startsWith('Unexpected message from Worker')) {
+      this.#log.debug({ err }, 'fastify-mpm: a removed thread answered late; ignored')
+      return
+    }
     if (err.code !== 'FST_MPM_THREAD_EXITED') this.#counts.threadExits++
     this.#log.error({ err }, 'fastify-mpm: an idle thread died and was replaced')
   }

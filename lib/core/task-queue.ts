@@ -1,6 +1,8 @@
 // Tasks waiting for a thread, first in, first out. A task leaves to run, or unrun: dropped once
 // nobody waits for its answer (its client left, or its signal aborted), or answered 503 once it
-// has waited queueTimeout. The pool bounds the length (maxQueue) and decides what to take.
+// has waited queueTimeout. The pool bounds the length (maxQueue) and decides what to take. A task
+// handed back unrun (from a batch) goes back to the head and its queue clock stops: it already had
+// its turn, and the time it then waited was a thread's, not the queue's.
 
 import { performance } from 'node:perf_hooks'
 import type { TaskCost } from './batch.js'
@@ -30,7 +32,7 @@ export interface TaskOptions {
 export interface Waiting {
   task: RouteTask | RunTask
   opts: TaskOptions
-  /** performance.now() when it joined the queue. */
+  /** performance.now() when it joined the queue; Infinity once it was handed back (it never expires). */
   since: number
   resolve: (outcome: Outcome) => void
   reject: (err: Error) => void
@@ -79,10 +81,11 @@ export class TaskQueue {
     return undefined
   }
 
-  /** Puts tasks that never ran back at the head, in order, as they were. */
+  /** Puts tasks that never ran back at the head, in order; their queue clock has stopped. */
   requeue (members: Waiting[], solo: boolean): void {
     this.#items.unshift(...members)
     for (const waiting of members) {
+      waiting.since = Infinity
       if (solo) waiting.solo = true
       this.#listen(waiting)
     }
@@ -142,14 +145,18 @@ export class TaskQueue {
    * `timeout queue`): a backlog cannot stretch a request to (queue ÷ threads + 1) × taskTimeout.
    */
   #armExpiry (): void {
-    const head = this.#items[0]
+    // Handed-back tasks (no clock) sit at the head; the oldest with a clock is the first after them.
+    const head = this.#items.find((waiting) => waiting.since !== Infinity)
     if (head === undefined) return
     const delay = Math.max(0, head.since + this.#queueTimeout - performance.now())
     this.#expiryTimer = setTimeout(() => {
       this.#expiryTimer = undefined
       const now = performance.now()
-      while (this.#items.length > 0 && now - this.#items[0].since >= this.#queueTimeout) {
-        const waiting = this.#items.shift() as Waiting
+      for (let i = 0; i < this.#items.length;) {
+        const waiting = this.#items[i]
+        if (waiting.since === Infinity) { i++; continue }
+        if (now - waiting.since < this.#queueTimeout) break
+        this.#items.splice(i, 1)
         this.#unlisten(waiting)
         this.#expire(waiting)
       }

@@ -1,7 +1,9 @@
 // Each thread's channel to the main thread: log lines as handlers write them, and the answers of
 // batch members (batch.ts), in the order the thread posted them. One long-lived BroadcastChannel
 // per thread slot, so a line survives a handler that later times out or kills its thread. Lines
-// go to the logger of the request that wrote them, kept here by task id until all have arrived.
+// go to the logger of the request that wrote them: kept here by task id until all the lines the
+// task wrote before it ended have arrived, found through its batch while that runs, and for a
+// line written later (a timer), a child of the pool's logger with the line's request id.
 
 import { BroadcastChannel, receiveMessageOnPort } from 'node:worker_threads'
 import { loggerAt } from './log-time.js'
@@ -14,14 +16,15 @@ export interface LoggerLike {
   /** A logger made on first use (a per-request child) gives the real one here, so lines keep their time. */
   resolve?: () => LoggerLike
 }
+type WithChild = LoggerLike & { child?: (bindings: Record<string, unknown>) => LoggerLike }
 
 interface LogSink { log: LoggerLike | undefined, received: number, expected: number }
 
 /** What the pool tells the channels about batches: where answers go, and a member's logger. */
 export interface BatchHooks {
   answer: (answer: BatchAnswer) => void
-  /** The logger of the member batch `key` runs now (its lines arrive before its answer). */
-  logger: (key: number) => LoggerLike | undefined
+  /** The logger of task `taskId` in batch `key`, while that batch runs. */
+  logger: (key: number, taskId: number) => LoggerLike | undefined
 }
 
 /** How long a finished task's logger waits for lines still on their way. */
@@ -32,11 +35,16 @@ export class ThreadChannels {
   readonly #sinks = new Map<number, LogSink>()
   readonly #fallback: LoggerLike
   readonly #batch: BatchHooks
+  readonly #reqIdLabel: string
 
-  /** One channel per thread slot: thread `workerId` posts on `${prefix}:${workerId}`. */
-  constructor (prefix: string, slots: number, fallback: LoggerLike, batch: BatchHooks) {
+  /**
+   * One channel per thread slot: thread `workerId` posts on `${prefix}:${workerId}`. `fallback`
+   * takes lines nobody expects; `reqIdLabel` is the binding its request loggers name the id by.
+   */
+  constructor (prefix: string, slots: number, fallback: LoggerLike, batch: BatchHooks, reqIdLabel = 'reqId') {
     this.#fallback = fallback
     this.#batch = batch
+    this.#reqIdLabel = reqIdLabel
     for (let id = 1; id <= slots; id++) {
       const channel = new BroadcastChannel(`${prefix}:${id}`)
       // Once woken, take every message already queued on the channel, not one event each.
@@ -101,14 +109,25 @@ export class ThreadChannels {
       return
     }
     if (message.b !== undefined) {
-      writeLog(this.#batch.logger(message.b) ?? this.#fallback, message)
+      writeLog(this.#batch.logger(message.b, message.i) ?? this.#late(message), message)
       return
     }
     const sink = this.#sinks.get(message.i)
-    writeLog(sink?.log ?? this.#fallback, message)
+    writeLog(sink?.log ?? this.#late(message), message)
     if (sink === undefined) return
     sink.received++
     if (sink.expected >= 0 && sink.received >= sink.expected) this.#forget(message.i, sink)
+  }
+
+  /**
+   * A line whose request's logger is gone: written after its task ended (a timer, a promise).
+   * It goes where that logger would have written it, a child with the request's id. (A framework's
+   * own request logger may carry more bindings; such late lines are rare.)
+   */
+  #late (line: LogLine): LoggerLike {
+    const parent = this.#fallback as WithChild
+    if (line.r === undefined || typeof parent.child !== 'function') return parent
+    return parent.child({ [this.#reqIdLabel]: line.r })
   }
 }
 

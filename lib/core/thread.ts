@@ -1,13 +1,19 @@
 // Thread entry: tinypool loads this file in every worker thread and calls the default export once
 // per task, or per batch of short tasks (batch.ts), which it runs one at a time. It stays free of
-// any web framework: it only runs handler modules and reports back.
+// any web framework: it only runs handler modules and reports back. Before each handler it loads
+// the route's module (once per thread) and then marks the handler's start (thread-clock.ts), so a
+// task's timeout counts the handler, not the thread's boot and the import.
 
 import { getHeapStatistics } from 'node:v8'
 import { BroadcastChannel, threadId } from 'node:worker_threads'
 import Tinypool, { markMovable } from 'tinypool'
 import { invoke } from './invoke.js'
 import { claim } from './batch.js'
-import { TaskKind, type BatchAnswer, type BatchDone, type BatchTask, type LogLine, type Outcome, type Task } from './marshal.js'
+import { FST_MPM_NOT_CLONEABLE } from './errors.js'
+import { importHandlerModule } from './handler-module.js'
+import { TaskKind, type BatchAnswer, type BatchDone, type BatchTask, type LogLine, type Outcome, type RouteTask, type RunTask, type Task } from './marshal.js'
+import { serializeError, ValueKind } from './route-value.js'
+import { startMarker, type ClockMemory } from './thread-clock.js'
 
 export interface ThreadData {
   /** BroadcastChannel name prefix; each thread posts on `${prefix}:${workerId}`, read only by the main thread. */
@@ -16,14 +22,19 @@ export interface ThreadData {
   maxTasks: number
   /** Retire once the heap in use passes this many bytes after a task (0 = never). */
   maxHeap: number
+  /** Where this thread marks when each handler starts (thread-clock.ts). */
+  clock: ClockMemory
 }
 
 // thread-preload.cts lent tinypool's entry a constant process.memoryUsage; handlers get the real one.
 const realMemoryUsage = (globalThis as Record<symbol, unknown>)[Symbol.for('fastify-mpm.memoryUsage')]
 if (typeof realMemoryUsage === 'function') process.memoryUsage = realMemoryUsage as typeof process.memoryUsage
 
-const { logChannel, maxTasks, maxHeap } = Tinypool.workerData as ThreadData
+const { logChannel, maxTasks, maxHeap, clock } = Tinypool.workerData as ThreadData
 const workerId = (process as unknown as { __tinypool_state__: { workerId: number } }).__tinypool_state__.workerId
+const markStarted = startMarker(clock, workerId)
+/** Modules this thread has loaded: a task of a route whose module is still loading waits for it before its clock starts. */
+const loaded = new Set<string>()
 
 // One long-lived channel per thread: log lines leave as they are written, so they survive a
 // handler that later times out or kills its thread; batch answers follow their task's lines.
@@ -41,7 +52,8 @@ export default async function runTask (task: Task | BatchTask): Promise<Outcome 
   // After its last task the main thread removes this thread; anything handed to it in the
   // meantime is refused unrun, and the pool runs it elsewhere.
   if (retired) return { ok: false, refused: true, lc: 0 }
-  const { outcome, transfer } = await invoke(task, post, true)
+  if (task.k !== TaskKind.Probe) await start(task)
+  const { outcome, transfer } = await invoke(task, task.k === TaskKind.Route ? linesOf(task) : post, true)
   if (task.k !== TaskKind.Probe) Object.assign(outcome, countTask())
   if (transfer === undefined) return outcome
   // tinypool moves what this wrapper names instead of copying it (a whole-buffer byte result).
@@ -57,16 +69,50 @@ export default async function runTask (task: Task | BatchTask): Promise<Outcome 
  */
 async function runBatch (batch: BatchTask): Promise<BatchDone> {
   let done = STAYS
-  const postLine = (line: LogLine): void => { line.b = batch.b; channel.postMessage(line) }
   for (let j = 0; j < batch.t.length && !retired; j++) {
     if (!claim(batch.c, j)) break
     const member = batch.t[j]
-    const { outcome } = await invoke(member, postLine, true)
+    await start(member)
+    const { outcome } = await invoke(member, linesOf(member, batch.b), true)
     done = countTask()
-    const answer: BatchAnswer = { b: batch.b, a: member.id, o: outcome }
-    channel.postMessage(answer)
+    postAnswer({ b: batch.b, a: member.id, o: outcome })
   }
   return done
+}
+
+/** Loads the task's module if this thread has not yet, then starts the handler's clock. */
+async function start (task: RouteTask | RunTask): Promise<void> {
+  if (!loaded.has(task.m)) {
+    // A module that fails to load is not marked: invoke() loads it again and answers the error.
+    try {
+      await importHandlerModule(task.m)
+      loaded.add(task.m)
+    } catch {}
+  }
+  markStarted(task.id)
+}
+
+/**
+ * Where a route task's log lines go: each names its task, its request (a line written after the
+ * task ended, from a timer, still reaches that request's logger) and, in a batch, its batch.
+ */
+function linesOf (task: RouteTask, batchKey?: number): (line: LogLine) => void {
+  const reqId = task.r.id
+  return (line) => {
+    line.r = reqId
+    if (batchKey !== undefined) line.b = batchKey
+    channel.postMessage(line)
+  }
+}
+
+/** An answer that cannot be posted must still reach its request, as an error, not end the batch. */
+function postAnswer (answer: BatchAnswer): void {
+  try {
+    channel.postMessage(answer)
+  } catch (err) {
+    const failure = new FST_MPM_NOT_CLONEABLE(`answer: ${(err as Error)?.message ?? String(err)}`)
+    channel.postMessage({ ...answer, o: { ok: false, v: serializeError(failure, false), vk: ValueKind.Error, lc: answer.o.lc } })
+  }
 }
 
 /** Counts a finished task and says whether this thread retires now (maxTasks, or maxHeap). */

@@ -11,7 +11,8 @@ import { bindHandler, kOffload } from './offload.js'
 
 const plugin: FastifyPluginAsync<MpmOptions> = async function fastifyMpm (fastify, opts) {
   // -- options --
-  const mpm = new Mpm(resolveOptions(opts as MpmOptions & Record<string, unknown>), fastify.log)
+  const { requestIdLogLabel } = fastify.initialConfig as { requestIdLogLabel?: string }
+  const mpm = new Mpm(resolveOptions(opts as MpmOptions & Record<string, unknown>), fastify.log, requestIdLogLabel ?? 'reqId')
 
   // -- hooks --
   fastify.addHook('onRoute', (routeOptions) => {
