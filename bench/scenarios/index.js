@@ -12,9 +12,10 @@
 import breakdown from './breakdown.js'
 import connections from './connections.js'
 import dispatch, { dispatchDeep } from './dispatch.js'
+import dispatchSlow from './dispatch-slow.js'
 import express from './express.js'
 import mpm from './mpm.js'
 import protection from './protection.js'
 import scaling from './scaling.js'
 
-export const scenarios = [protection, dispatch, dispatchDeep, breakdown, mpm, scaling, connections, express]
+export const scenarios = [protection, dispatch, dispatchDeep, dispatchSlow, breakdown, mpm, scaling, connections, express]
