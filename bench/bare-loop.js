@@ -4,9 +4,10 @@
 // fast as it can. Reports ms per call (wall, median over workers), CPU ms per call (the whole
 // process tree's CPU time / calls) and GC events per call (a PerformanceObserver in each worker).
 // Each variant runs in a fresh process started with the variant's node flags, so process-wide
-// V8 flags (--v8-pool-size, --single-threaded-gc, --max-semi-space-size) apply to it.
+// V8 flags (--v8-pool-size, --single-threaded-gc, --max-semi-space-size) apply to it; others set
+// glibc's malloc arenas (MALLOC_ARENA_MAX) or each thread's young generation (resourceLimits).
 //   node bench/bare-loop.js [--n 2] [--calls 200] [--iterations 80000] [--runs 3]
-//     [--variants processes,threads,threads-pool1,threads-single-gc,threads-semi64]
+//     [--variants processes,threads,threads-pool1,threads-single-gc,threads-semi64,threads-young64,threads-arena2]
 import { fork } from 'node:child_process'
 import { PerformanceObserver, performance } from 'node:perf_hooks'
 import { parseArgs } from 'node:util'
@@ -19,7 +20,10 @@ const VARIANTS = {
   'threads-pool1': { label: 'threads, --v8-pool-size=1', mode: 'threads', flags: ['--v8-pool-size=1'] },
   'threads-poolN': { label: 'threads, --v8-pool-size=N', mode: 'threads', flags: ['--v8-pool-size=N'] },
   'threads-single-gc': { label: 'threads, --single-threaded-gc', mode: 'threads', flags: ['--single-threaded-gc'] },
-  'threads-semi64': { label: 'threads, --max-semi-space-size=64', mode: 'threads', flags: ['--max-semi-space-size=64'] }
+  'threads-semi64': { label: 'threads, --max-semi-space-size=64', mode: 'threads', flags: ['--max-semi-space-size=64'] },
+  'threads-young64': { label: 'threads, resourceLimits.maxYoungGenerationSizeMb: 64', mode: 'threads', flags: [], resourceLimits: { maxYoungGenerationSizeMb: 64 } },
+  'threads-arena2': { label: 'threads, MALLOC_ARENA_MAX=2', mode: 'threads', flags: [], env: { MALLOC_ARENA_MAX: '2' } },
+  'processes-pool1': { label: 'N processes, --v8-pool-size=1', mode: 'processes', flags: ['--v8-pool-size=1'] }
 }
 
 /** One worker (thread or process): `calls` calls of the loop; reports its wall ms and GC count. */
@@ -39,12 +43,12 @@ async function runWorker ({ calls, iterations }, report) {
 }
 
 /** A variant's process: starts N workers, waits for all, reports per-call figures and its CPU. */
-async function runVariant ({ mode, n, calls, iterations }) {
+async function runVariant ({ mode, n, calls, iterations, resourceLimits }) {
   const cpu0 = process.cpuUsage()
   const results = await Promise.all(Array.from({ length: n }, () => new Promise((resolve, reject) => {
     const data = { role: 'worker', calls, iterations }
     if (mode === 'threads') {
-      const w = new Worker(new URL(import.meta.url), { workerData: data })
+      const w = new Worker(new URL(import.meta.url), { workerData: data, resourceLimits })
       w.once('message', resolve)
       w.once('error', reject)
     } else {
@@ -79,7 +83,7 @@ if (!isMainThread) {
     for (const name of names) {
       const v = VARIANTS[name]
       const flags = v.flags.map((f) => f.replace(/=N$/, `=${n}`))
-      const child = fork(new URL(import.meta.url), [], { execArgv: flags, env: { ...process.env, BARE_VARIANT: JSON.stringify({ mode: v.mode, n, calls, iterations }) } })
+      const child = fork(new URL(import.meta.url), [], { execArgv: flags, env: { ...process.env, ...v.env, BARE_VARIANT: JSON.stringify({ mode: v.mode, n, calls, iterations, resourceLimits: v.resourceLimits }) } })
       const result = await new Promise((resolve, reject) => { child.once('message', resolve); child.once('exit', (code) => code !== 0 && reject(new Error(`${name} exited ${code}`))) })
       child.kill()
       results[name].push(result)

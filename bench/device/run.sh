@@ -13,6 +13,7 @@
 #   log.txt       progress: each run's figures, pinning, warnings
 #   machine.txt   CPUs, affinity, cgroup limits, kernel, node, what was packed
 #   mpm.md, mpm.json   only with MPM=1 (the worker-MPM comparison at 12 slots, ~3 more minutes)
+#   scaling-js.md, scaling-js.json  only with JS=1: the same with the JavaScript CPU route
 #   bare-loop.md  only with BARE=1: the JavaScript loop in SLOTS threads vs SLOTS processes, no
 #                 HTTP, plus --v8-pool-size / --single-threaded-gc / semi-space variants (~1 minute,
 #                 before the scaling run; BARE_CALLS sets the calls per worker, default 300)
@@ -163,7 +164,7 @@ if [ "${BARE:-0}" = 1 ]; then
   (
     [ -n "${SERVER_CPUS:-}" ] && taskset -a -p -c "$SERVER_CPUS" $BASHPID >/dev/null
     exec timeout -k 10 "$LIMIT_S" node bench/bare-loop.js --n "$SLOTS" --calls "${BARE_CALLS:-300}" --runs "$RUNS" \
-      --variants processes,threads,threads-pool1,threads-poolN,threads-single-gc,threads-semi64
+      --variants "${BARE_VARIANTS:-processes,threads,threads-pool1,threads-poolN,threads-single-gc,threads-semi64,threads-young64,threads-arena2,processes-pool1}"
   ) > "$OUT/bare-loop.md" 2> >(tee -a "$LOG" >&2)
   say "bare loop: exit $?"
   cat "$OUT/bare-loop.md" >&2
@@ -172,6 +173,14 @@ fi
 run_bench scaling --only scaling --slots "$SLOTS" --shape "$SHAPE" --scaling-connections "$CONNECTIONS" \
   --runs "$RUNS" --duration "$DURATION" --warmup "$WARMUP" "${PIN[@]}"
 RC=$?
+if [ "${JS:-0}" = 1 ]; then
+  # The same with the pure-JavaScript CPU route (BENCH_CPU_KIND=js), where threads fell behind.
+  export BENCH_CPU_KIND=js
+  run_bench scaling-js --only scaling --slots "$SLOTS" --shape "$SHAPE" --scaling-connections "$CONNECTIONS" \
+    --runs "$RUNS" --duration "$DURATION" --warmup "$WARMUP" "${PIN[@]}" || RC=$?
+  cat "$OUT/scaling-js.md" >&2
+  unset BENCH_CPU_KIND
+fi
 
 if [ "${MPM:-0}" = 1 ]; then
   # The same app at SLOTS slots with the light route: SLOTS processes inline, 1 x SLOTS threads,
