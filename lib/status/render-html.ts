@@ -103,7 +103,7 @@ ${status.processes.map(boardRow).join('\n')}
 <section><h2>Processes</h2>
 <div class="fit"><table id="processes"><thead>
 <tr><th rowspan="2">process</th><th rowspan="2">uptime</th><th rowspan="2" title="requests served, and per second since the process started">requests</th>
-<th colspan="4" class="group">threads</th><th colspan="4" class="group">offloaded tasks</th>
+<th colspan="4" class="group">thread pool</th><th colspan="4" class="group">offloaded tasks</th>
 <th rowspan="2" title="main event loop utilization over the last second">event loop</th>
 <th colspan="4" class="group" title="open connections, as Apache's event MPM counts them">connections</th><th rowspan="2" title="resident set size">RSS</th></tr>
 <tr><th>busy</th><th>idle</th><th title="threads running, of the pool's min–max">size</th><th title="tasks waiting for a thread, of maxQueue">queue</th>
