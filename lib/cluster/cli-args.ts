@@ -4,7 +4,7 @@
 // option name the user never wrote.
 
 import { existsSync } from 'node:fs'
-import { resolve } from 'node:path'
+import { dirname, resolve } from 'node:path'
 import { pathToFileURL } from 'node:url'
 import { parseArgs } from 'node:util'
 import type { ClusterOptions } from './options.js'
@@ -13,8 +13,11 @@ export class UsageError extends Error {}
 
 export type Command =
   | { command: 'help' }
+  /** no command at all: the usage text, as an error (exit 2), like a bad flag */
+  | { command: 'usage' }
   | { command: 'version' }
-  | { command: 'start', options: ClusterOptions }
+  /** `watch`: the app's folder, when --watch asks for a reload on every change (not a cluster() option) */
+  | { command: 'start', options: ClusterOptions, watch: string | undefined }
 
 interface Flag {
   short?: string
@@ -37,6 +40,7 @@ const FLAGS: Record<string, Flag> = {
   'max-memory-jitter': { type: 'string', accepts: 'a whole number of MB, 0 or more' },
   'heartbeat-timeout': { type: 'string', accepts: `${WHOLE_MS} (0 = off)` },
   'boot-timeout': { type: 'string', accepts: `${WHOLE_MS} (0 = no limit)` },
+  watch: { type: 'boolean' },
   help: { short: 'h', type: 'boolean' },
   version: { short: 'v', type: 'boolean' }
 }
@@ -105,7 +109,8 @@ export function parseCommandLine (argv: string[], env: NodeJS.ProcessEnv = proce
   }
   if (values.has('version')) return { command: 'version' }
   const [command, app, ...rest] = positionals
-  if (values.has('help') || command === undefined || command === 'help') return { command: 'help' }
+  if (values.has('help') || command === 'help') return { command: 'help' }
+  if (command === undefined) return { command: 'usage' }
   if (command !== 'start') throw new UsageError(`unknown command "${command}" (try: fastify-mpm start ./app.js)`)
   if (app === undefined) throw new UsageError('start needs the app module: fastify-mpm start ./app.js')
   if (rest.length > 0) throw new UsageError(`unexpected argument "${rest[0]}" (one app module per start)`)
@@ -127,6 +132,7 @@ export function parseCommandLine (argv: string[], env: NodeJS.ProcessEnv = proce
   if (host === '') throw new UsageError(`${get('host')?.[0] ?? '$HOST'} must be ${FLAGS.host.accepts}; got ""`)
   return {
     command: 'start',
+    watch: values.has('watch') ? dirname(path) : undefined,
     options: {
       app: pathToFileURL(path),
       processes: processes === undefined || processes[1] === 'auto' ? 'auto' : integer(processes[0], processes[1], 1, 1024),

@@ -1,12 +1,15 @@
 #!/usr/bin/env node
-// fastify-mpm start ./app.js --processes 4 --threads 1:4 --port 3000
-// The primary of a cluster, from the command line; flags map 1:1 onto cluster() options.
+// fastify-mpm start ./app.js --processes 2 --threads 1:2 --port 3000
+// The primary of a cluster, from the command line; flags map 1:1 onto cluster() options, except
+// --watch, which this file acts on (a development aid around the cluster's reload).
 
 import { readFileSync } from 'node:fs'
 import { availableParallelism } from 'node:os'
+import { pino } from 'pino'
 import { parseCommandLine, UsageError } from './cli-args.js'
 import { cluster } from './index.js'
 import { defaultThreadsPerProcess } from './options.js'
+import { watchAndReload } from './watch.js'
 
 function help (): string {
   const cores = availableParallelism()
@@ -35,6 +38,9 @@ function help (): string {
       'kill and replace a process whose event loop is blocked this long'],
     ['--boot-timeout <ms>', '60000 (0 = none)', '– / worker_boot_timeout / –',
       'a process must build the app and listen within this'],
+    ['--watch', 'off', '– / – / reload (node --watch)',
+      'development aid: reload every process gracefully when a file under the app\'s folder\n' +
+      'changes (node_modules and dot-folders ignored); not for production'],
     ['-h, --help', 'this text', '', ''],
     ['-v, --version', 'print the version', '', '']
   ]
@@ -46,8 +52,9 @@ function help (): string {
   return `Usage: fastify-mpm start <app module> [options]
        fastify-mpm --version
 
-Runs the app module (its default export builds and returns a Fastify instance, not listening)
-in N processes × M threads, like Apache's worker MPM. A .ts module runs under tsx.
+Runs the app module in N processes × M threads, like Apache's worker MPM. Its default export
+builds and returns the app, not listening: a Fastify instance, an Express app or an
+http.Server. A .ts module runs under tsx.
 
   Option                      Default                  Apache / Puma / Gunicorn
 ${options}
@@ -86,6 +93,13 @@ async function main (): Promise<void> {
     process.stdout.write(help())
     return
   }
+  if (parsed.command === 'usage') {
+    // Nothing asked for: the usage, as for a bad flag, on stderr with exit 2, so a script that
+    // lost its arguments fails instead of passing.
+    process.stderr.write(help())
+    process.exitCode = 2
+    return
+  }
   let handle
   try {
     handle = await cluster(parsed.options)
@@ -96,7 +110,11 @@ async function main (): Promise<void> {
     process.exitCode = invalid ? 2 : 1
     return
   }
+  const unwatch = parsed.watch === undefined
+    ? undefined
+    : watchAndReload(parsed.watch, handle, pino({ base: { name: 'fastify-mpm', primary: process.pid } }))
   const { exitCode } = await handle.stopped
+  unwatch?.()
   process.exitCode = exitCode
 }
 

@@ -4,12 +4,14 @@
 
 import nodeCluster from 'node:cluster'
 import { EventEmitter } from 'node:events'
+import { availableParallelism } from 'node:os'
 import { fileURLToPath } from 'node:url'
 import { THREADS_ENV } from '../core/options.js'
 import { installStatusRelay, type ChildSummary } from '../status/relay.js'
 import { FST_MPM_CLUSTER_STOPPED, FST_MPM_CRASH_LOOP, FST_MPM_RELOAD_FAILED } from './errors.js'
 import { CHILD_CONFIG_ENV, type ChildConfig, type ChildMessage, type RecycleReason } from './messages.js'
 import { formatThreads, type ResolvedClusterOptions } from './options.js'
+import { oversubscription } from './oversubscription.js'
 import { childExecArgv } from './typescript.js'
 import { WorkerHandle, type ExitInfo, type ForkReason } from './worker-handle.js'
 
@@ -168,6 +170,9 @@ export class Primary extends EventEmitter<ClusterEvents> implements ClusterHandl
     this.#log.info({
       pid: process.pid, processes: this.#desired, threads: formatThreads(this.options.threads), url
     }, `listening on ${url}`)
+    // Each process's own pool size, as it reported it: options given in the app win over --threads.
+    const warning = oversubscription([...this.#children.values()].map((c) => c.threads?.max ?? 0), availableParallelism())
+    if (warning !== undefined) this.#log.warn({ pid: process.pid, cores: availableParallelism(), reason: 'oversubscribed' }, warning)
     this.emit('listening', this.address)
     this.#startWatchdog()
   }

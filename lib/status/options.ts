@@ -4,6 +4,7 @@
 
 import { fail, integer } from '../core/options.js'
 import { checkAllowList } from './allow.js'
+import { enableProcessMetrics } from './process-metrics.js'
 import { resolveReadiness, type ReadinessOptions, type ResolvedReadiness } from './readiness.js'
 
 /** Where the operator view is served and who may read it. */
@@ -14,6 +15,11 @@ export interface StatusOptions<Guard = (...args: any[]) => unknown> {
   allow?: string[]
   /** Your own guard (a token check, say), run after `allow`. */
   onRequest?: Guard
+  /**
+   * Metrics only: also serve Node's process metrics (prom-client's collectDefaultMetrics: CPU,
+   * heap, event-loop lag, GC…), one series per process, labelled `pid`. Default false.
+   */
+  processMetrics?: boolean
 }
 
 export interface ViewOptions<Guard = (...args: any[]) => unknown> {
@@ -32,6 +38,8 @@ export interface ResolvedEndpoint<Guard = (...args: any[]) => unknown> {
   /** null: no address check (an onRequest guard was given instead). */
   allow: string[] | null
   onRequest: Guard | undefined
+  /** metrics only: Node's default process metrics are collected too */
+  processMetrics?: boolean
 }
 
 export interface ResolvedView<Guard = (...args: any[]) => unknown> {
@@ -67,8 +75,12 @@ export function endpoint<Guard> (name: string, value: unknown, defaultPath: stri
     fail(name, `must be true or an object such as { path: '${defaultPath}', allow: ['127.0.0.1'] }, got ${JSON.stringify(value)}`)
   }
   const opts = value as Record<string, unknown>
+  const known = name === 'metrics' ? [...ENDPOINT_KEYS, 'processMetrics'] : [...ENDPOINT_KEYS]
   for (const key of Object.keys(opts)) {
-    if (!ENDPOINT_KEYS.has(key)) fail(`${name}.${key}`, `is not a ${name} option (known: ${[...ENDPOINT_KEYS].join(', ')})`)
+    if (!known.includes(key)) fail(`${name}.${key}`, `is not a ${name} option (known: ${known.join(', ')})`)
+  }
+  if (opts.processMetrics !== undefined && typeof opts.processMetrics !== 'boolean') {
+    fail(`${name}.processMetrics`, `must be a boolean, got ${JSON.stringify(opts.processMetrics)}`)
   }
   const path = opts.path ?? defaultPath
   if (typeof path !== 'string' || !path.startsWith('/') || /[?#\s]/.test(path)) {
@@ -85,6 +97,10 @@ export function endpoint<Guard> (name: string, value: unknown, defaultPath: stri
   } else if (opts.onRequest === undefined) {
     allow = LOOPBACK
   }
-  return { path, allow, onRequest: opts.onRequest as Guard | undefined }
+  // Collection starts as the options are read: the registry is per process and global, and
+  // the first scrape must already see the series. (The operator view's enableMetrics() is the
+  // natural home for this call; it lives here so one place serves both adapters.)
+  const processMetrics = opts.processMetrics === true && enableProcessMetrics()
+  return { path, allow, onRequest: opts.onRequest as Guard | undefined, ...(processMetrics ? { processMetrics } : {}) }
 }
 

@@ -2,7 +2,6 @@
 // so it renders the same behind any proxy and refreshes with a plain meta tag.
 
 import type { SlotState } from '../core/pool.js'
-import { humanDuration } from './render-auto.js'
 import { LETTER_KEY, LETTERS } from './scoreboard.js'
 import type { ProcessSummary, RouteSummary, ServerStatus } from './summary.js'
 
@@ -13,6 +12,8 @@ export interface HtmlOptions {
 
 const STATE_BY_LETTER = new Map<string, SlotState>(Object.entries(LETTERS).map(([state, letter]) => [letter, state as SlotState]))
 const QUEUE_CELLS = 24
+/** Columns of the Processes table; a process that did not answer spans the ones after its uptime. */
+const PROCESS_COLUMNS = 17
 
 const CSS = `
 :root{--fg:#1f2328;--muted:#656d76;--line:#d8dee4;--bg:#f6f8fa;--card:#fff;
@@ -51,7 +52,13 @@ font:600 14px/1 ui-monospace,SFMono-Regular,Menlo,Consolas,monospace;border:1px 
 table{border-collapse:collapse;width:100%;font-variant-numeric:tabular-nums}
 th,td{text-align:right;padding:6px 10px;border-bottom:1px solid var(--line);white-space:nowrap}
 th:first-child,td:first-child{text-align:left}
-th{color:var(--muted);font-weight:600;font-size:12px}
+th{color:var(--muted);font-weight:600;font-size:12px;vertical-align:bottom}
+td small{display:block;color:var(--muted);font-size:12px}
+.fit{overflow-x:auto}
+#processes th,#processes td{padding:6px 7px}
+#processes th{white-space:normal}
+#processes th.group{text-align:center;border-bottom:2px solid var(--line);padding-bottom:2px}
+#processes td.wrap{white-space:normal;text-align:left}
 tr:last-child td{border-bottom:0}
 td.route{font-family:ui-monospace,SFMono-Regular,Menlo,Consolas,monospace}
 .bad{color:#cf222e}
@@ -94,12 +101,18 @@ ${status.processes.map(boardRow).join('\n')}
 <div class="key">${LETTER_KEY.map(([letter, meaning]) => `<div>${cell(letter, meaning)}${esc(meaning)}</div>`).join('')}<div><span class="qcell"></span>task waiting in the queue</div></div>
 </section>
 <section><h2>Processes</h2>
-<table id="processes"><thead><tr><th>pid</th><th>worker</th><th>state</th><th>uptime</th><th>requests</th><th>req/s</th>
-<th>busy</th><th>idle</th><th>threads</th><th>queue</th><th>rejected</th><th>timed out</th><th>crashed</th><th title="threads recycled: after maxTasksPerThread / after maxThreadMemory">recycled</th><th>event loop</th>
-<th title="open connections (Apache event MPM: total)">conns</th><th title="idle keep-alive connections">keep-alive</th><th title="answer produced, bytes still going out">writing</th><th title="half-closed">closing</th><th title="resident set size">RSS</th></tr></thead>
+<div class="fit"><table id="processes"><thead>
+<tr><th rowspan="2">process</th><th rowspan="2">uptime</th><th rowspan="2" title="requests served, and per second since the process started">requests</th>
+<th colspan="4" class="group">thread pool</th><th colspan="4" class="group">offloaded tasks</th>
+<th rowspan="2" title="main event loop utilization over the last second">event loop</th>
+<th colspan="4" class="group" title="open connections, as Apache's event MPM counts them">connections</th><th rowspan="2" title="resident set size">RSS</th></tr>
+<tr><th>busy</th><th>idle</th><th title="threads running, of the pool's min–max">size</th><th title="tasks waiting for a thread, of maxQueue">queue</th>
+<th title="answered 503 at once: the queue was full">rejected</th><th>timed out</th><th>crashed</th><th title="threads recycled: after maxTasksPerThread (+ after maxThreadMemory)">recycled</th>
+<th>open</th><th title="idle keep-alive connections">keep-alive</th><th title="answer produced, bytes still going out">writing</th><th title="half-closed">closing</th></tr>
+</thead>
 <tbody>
 ${status.processes.map(processRow).join('\n')}
-</tbody></table>
+</tbody></table></div>
 </section>
 <section><h2>Offloaded routes</h2>
 ${status.routes.length === 0
@@ -137,12 +150,13 @@ function meaningOf (letter: string): string {
 }
 
 function processRow (p: ProcessSummary): string {
-  const head = `<td>${p.pid}</td><td>${p.workerId ?? '–'}</td>`
+  const worker = p.workerId === undefined ? '' : `worker ${p.workerId} · `
+  const head = `<td>${p.pid}<small>${worker}${esc(p.state)}</small></td>`
   if (!p.answered) {
-    return `<tr>${head}<td class="bad">${esc(p.state)}: ${esc(p.reason)}</td><td>${humanDuration(p.uptimeSec)}</td>${'<td>–</td>'.repeat(16)}</tr>`
+    return `<tr>${head}<td>${shortDuration(p.uptimeSec)}</td><td colspan="${PROCESS_COLUMNS - 2}" class="bad wrap">${esc(p.reason)}</td></tr>`
   }
   const pool = p.pool
-  return `<tr>${head}<td>${esc(p.state)}</td><td>${humanDuration(p.uptimeSec)}</td><td>${int(p.accesses)}</td><td>${fixed(p.reqPerSec, 2)}</td>` +
+  return `<tr>${head}<td>${shortDuration(p.uptimeSec)}</td><td>${int(p.accesses)}<small>${fixed(p.reqPerSec, 2)}/s</small></td>` +
     `<td>${p.slots.busy + p.slots.finishing}</td><td>${p.slots.idle}</td><td>${pool.threads} of ${pool.minThreads === pool.maxThreads ? pool.maxThreads : `${pool.minThreads}–${pool.maxThreads}`}</td>` +
     `<td>${pool.queued} / ${pool.maxQueue}</td>${count(pool.rejected)}${count(pool.timedOut)}${count(pool.crashed)}<td>${int(pool.recycled)}${pool.recycledMemory > 0 ? ` + ${int(pool.recycledMemory)} mem` : ''}</td>` +
     `<td>${Math.round(p.eventLoopUtilization * 100)} %</td>` +
@@ -152,8 +166,10 @@ function processRow (p: ProcessSummary): string {
 
 function routeRow (r: RouteSummary): string {
   const requests = Object.values(r.results).reduce((n, v) => n + (v ?? 0), 0)
-  return `<tr><td class="route">${esc(r.route)}</td><td>${int(requests)}</td><td>${ms(r.meanMs)}</td><td>${ms(r.p50Ms)}</td>` +
-    `<td>${ms(r.p99Ms)}</td><td>${ms(r.maxMs)}</td>${count(r.results.error)}${count(r.results.timeout)}${count(r.results.rejected)}${count(r.results.crashed)}</tr>`
+  // No run, no time: a route nobody called shows a dash, not a measured 0.00 ms.
+  const time = (value: number): string => `<td>${r.count > 0 ? ms(value) : '–'}</td>`
+  return `<tr><td class="route">${esc(r.route)}</td><td>${int(requests)}</td>${time(r.meanMs)}${time(r.p50Ms)}` +
+    `${time(r.p99Ms)}${time(r.maxMs)}${count(r.results.error)}${count(r.results.timeout)}${count(r.results.rejected)}${count(r.results.crashed)}</tr>`
 }
 
 /** 42s, 5m 03s, 2h 07m, 3d 04h: fits a tile on one line. */

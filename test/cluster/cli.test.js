@@ -30,6 +30,19 @@ test('--help lists every option with its default and the Apache/Puma/Gunicorn na
   assert.match(stdout, /ThreadsPerChild/)
   assert.match(stdout, /max_requests_jitter/)
   assert.match(stdout, /SIGHUP/)
+  assert.match(stdout, /--watch/)
+  // The app module may return any of the three the child accepts.
+  assert.match(stdout, /a Fastify instance, an Express app or an\s+http\.Server/)
+})
+
+test('no arguments at all: the usage on stderr and exit 2, like a bad flag; --help still exits 0', async () => {
+  const bare = await run(process.execPath, [CLI]).catch((err) => err)
+  assert.equal(bare.code, 2)
+  assert.equal(bare.stdout, '')
+  assert.match(bare.stderr, /^Usage: fastify-mpm start <app module>/)
+  const help = await run(process.execPath, [CLI, '--help'])
+  assert.match(help.stdout, /^Usage: fastify-mpm start <app module>/)
+  assert.equal(help.stderr, '')
 })
 
 test('--version prints the package version', async () => {

@@ -1,8 +1,9 @@
 // The package as someone else gets it: a copy of the repository as a fresh clone has it (no
 // dist/) is packed with `npm pack`, the tarball is installed beside fastify into an empty app from
 // npm's cache (offline: the repository's own lockfile pins every version `npm ci` already
-// fetched), and that app runs the README's first app and cluster app, type-checks against the
-// package's types and runs `npx fastify-mpm --version`.
+// fetched), and that app runs every file the README shows, as pasted: the first app (Fastify),
+// the cluster app (under the installed CLI) and the Express server, the handler modules under
+// both adapters; then it type-checks against the package's types and runs `npx fastify-mpm --version`.
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import { execFile, spawn } from 'node:child_process'
@@ -40,6 +41,26 @@ function readmeFiles () {
     if (name !== undefined && !(name in files)) files[name] = body
   }
   return files
+}
+
+/** Every file the README shows, and what runs it below: a new one must be run here too. */
+const README_FILES = ['app.js', 'express-server.js', 'handlers/fib.js', 'handlers/hash.js', 'handlers/text.js', 'server.js']
+
+/** Starts `node file` in `cwd` and resolves with the URL it prints (`pattern`'s first group). */
+async function listening (t, cwd, file, pattern, what) {
+  const child = spawn(process.execPath, [file], { cwd, stdio: ['ignore', 'pipe', 'pipe'] })
+  t.after(() => child.kill('SIGKILL'))
+  let out = ''
+  child.stderr.on('data', (chunk) => { out += chunk })
+  const url = await withDeadline(new Promise((resolve, reject) => {
+    child.stdout.on('data', (chunk) => {
+      out += chunk
+      const found = pattern.exec(out)
+      if (found) resolve(found[1])
+    })
+    child.once('exit', (code) => reject(new Error(`${file} exited with ${code}:\n${out}`)))
+  }), 30_000, what)
+  return { child, url, output: () => out }
 }
 
 function findAll (dir, name, found = []) {
@@ -100,7 +121,7 @@ test('a fresh clone packs into a complete tarball that installs beside fastify a
   const app = join(dir.root, 'app')
   mkdirSync(join(app, 'handlers'), { recursive: true })
   const version = (name) => lock.packages[`node_modules/${name}`].version
-  const dependencies = { fastify: version('fastify'), 'fastify-mpm': `file:${tarball}`, typescript: version('typescript'), '@types/node': version('@types/node') }
+  const dependencies = { fastify: version('fastify'), express: version('express'), 'fastify-mpm': `file:${tarball}`, typescript: version('typescript'), '@types/node': version('@types/node') }
   writeFileSync(join(app, 'package.json'), JSON.stringify({ name: 'first-app', private: true, type: 'module', dependencies }, null, 2))
   const packages = { '': { name: 'first-app', dependencies } }
   for (const [path, entry] of Object.entries(lock.packages)) if (path.startsWith('node_modules/')) packages[path] = entry
@@ -123,29 +144,48 @@ test('a fresh clone packs into a complete tarball that installs beside fastify a
 
   // -- the README's first app, as pasted (on a free port instead of 3000) --
   const readme = readmeFiles()
-  assert.ok(readme['server.js'] && readme['handlers/fib.js'], 'the README shows server.js and handlers/fib.js')
+  assert.deepEqual(Object.keys(readme).sort(), README_FILES, 'every file the README shows is run below')
   assert.match(readme['server.js'], /port: 3000/)
   writeFileSync(join(app, 'server.js'), readme['server.js'].replace('port: 3000', "port: 0, host: '127.0.0.1'"))
-  writeFileSync(join(app, 'handlers/fib.js'), readme['handlers/fib.js'])
-  const server = spawn(process.execPath, ['server.js'], { cwd: app, stdio: ['ignore', 'pipe', 'pipe'] })
-  t.after(() => server.kill('SIGKILL'))
-  let out = ''
-  server.stderr.on('data', (chunk) => { out += chunk })
-  const url = await withDeadline(new Promise((resolve, reject) => {
-    server.stdout.on('data', (chunk) => {
-      out += chunk
-      const found = /Server listening at (http:\/\/127\.0\.0\.1:\d+)/.exec(out)
-      if (found) resolve(found[1])
-    })
-    server.once('exit', (code) => reject(new Error(`server.js exited with ${code}:\n${out}`)))
-  }), 30_000, 'the README app to listen')
-  assert.match(out, /"msg":"fastify-mpm: offloaded routes: GET \/fib\/:n, HEAD \/fib\/:n"/)
+  for (const file of ['handlers/fib.js', 'handlers/text.js']) writeFileSync(join(app, file), readme[file])
+  const first = await listening(t, app, 'server.js', /Server listening at (http:\/\/127\.0\.0\.1:\d+)/, 'the README app to listen')
+  const url = first.url
+  assert.match(first.output(), /"msg":"fastify-mpm: offloaded routes: GET \/fib\/:n, HEAD \/fib\/:n"/)
   const fib = await send(`${url}/fib/20`)
   assert.equal(fib.status, 200, fib.text)
   assert.deepEqual(fib.json(), { n: 20, value: 6765 })
   assert.deepEqual((await send(`${url}/hello`)).json(), { hello: 'world' })
   assert.equal((await send(`${url}/fib/99`)).status, 422)
-  server.kill('SIGINT')
+  first.child.kill('SIGINT')
+
+  // -- the README's Express server, as pasted (on a free port), with the same handler files --
+  assert.match(readme['express-server.js'], /app\.listen\(3000, /)
+  writeFileSync(join(app, 'express-server.js'), readme['express-server.js'].replace('app.listen(3000, ', 'app.listen(0, '))
+  const ex = await listening(t, app, 'express-server.js', /listening on (http:\/\/127\.0\.0\.1:\d+)/, 'the README Express server to listen')
+  assert.deepEqual((await send(`${ex.url}/fib/20`)).json(), { n: 20, value: 6765 })
+  assert.equal((await send(`${ex.url}/fib/99`)).status, 422)
+  const upper = await send(`${ex.url}/upper`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ text: 'shout' }) })
+  assert.equal(upper.status, 200, upper.text)
+  assert.equal(upper.text, 'SHOUT')
+  assert.equal(upper.headers['x-computed-by'], 'worker thread')
+  assert.deepEqual((await send(`${ex.url}/hello`)).json(), { hello: 'world' })
+  assert.match((await send(`${ex.url}/server-status?auto`)).text, /^Total Accesses: \d+$/m)
+  assert.match((await send(`${ex.url}/metrics`)).text, /^fastify_mpm_threads\{/m)
+  ex.child.kill('SIGINT')
+
+  // handlers/text.js under Fastify too: routed as its own comment says.
+  writeFileSync(join(app, 'text-server.js'), `import Fastify from 'fastify'
+import mpm, { offload } from 'fastify-mpm'
+const app = Fastify({ logger: true })
+await app.register(mpm, { threads: 1 })
+${/^\/\/ (app\.post\(.*\))$/m.exec(readme['handlers/text.js'])[1]}
+await app.listen({ port: 0, host: '127.0.0.1' })
+`)
+  const text = await listening(t, app, 'text-server.js', /Server listening at (http:\/\/127\.0\.0\.1:\d+)/, 'the text.js route to listen')
+  const shouted = await send(`${text.url}/upper`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ text: 'shout' }) })
+  assert.equal(shouted.text, 'SHOUT')
+  assert.equal(shouted.headers['x-computed-by'], 'worker thread')
+  text.child.kill('SIGINT')
 
   // -- the README's cluster app, as pasted, under the installed CLI --
   assert.ok(readme['app.js'] && readme['handlers/hash.js'], 'the README shows app.js and handlers/hash.js')

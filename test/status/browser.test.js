@@ -1,5 +1,6 @@
 // The status page in a real browser: Debian's chromium, headless, driven by playwright-core,
-// against a 2-process × 2-thread cluster under light load. Skipped (with the reason) where
+// against a 3-process × 3-thread cluster under light load, on a 1280×800 screen: the page must
+// fit it (no sideways scroll, RSS and connections in view). Skipped (with the reason) where
 // /usr/bin/chromium is missing; CI installs it in .ci/run.
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
@@ -12,8 +13,8 @@ import { tempDir, waitFor } from '../helpers/util.js'
 
 const CHROMIUM = '/usr/bin/chromium'
 const OUTPUT = fileURLToPath(new URL('../output/', import.meta.url))
-const PROCESSES = 2
-const THREADS = 2
+const PROCESSES = 3
+const THREADS = 3
 
 /** A few requests at a time until stopped, so the page shows a server at work; counts failures. */
 function lightLoad (url) {
@@ -69,7 +70,7 @@ test('the scoreboard in headless chromium: one cell per thread slot, a W while a
     headless: true,
     args: ['--headless', '--no-sandbox', '--disable-gpu', '--no-first-run', '--disable-background-networking',
       '--disable-component-update', '--disable-sync'],
-    viewport: { width: 1280, height: 860 }
+    viewport: { width: 1280, height: 800 }
   })
   t.after(() => browser.close())
   const page = browser.pages()[0] ?? await browser.newPage()
@@ -85,6 +86,20 @@ test('the scoreboard in headless chromium: one cell per thread slot, a W while a
     assert.equal(await page.locator('#scoreboard .grid').count(), PROCESSES, 'one grid row per process')
     assert.equal(await page.locator('#scoreboard .grid .cell').count(), PROCESSES * THREADS, 'one cell per thread slot')
 
+    // A 1280 px screen shows the whole page's width: no sideways scroll, and the Processes
+    // table's last columns (connections, RSS) inside the window, not scrolled off in their box.
+    const width = await page.evaluate(() => ({ scroll: document.documentElement.scrollWidth, client: document.documentElement.clientWidth }))
+    assert.ok(width.scroll <= width.client, `no horizontal scroll at 1280×800: scrollWidth ${width.scroll} > clientWidth ${width.client}`)
+    const table = page.locator('#processes')
+    assert.equal(await table.locator('tbody tr').count(), PROCESSES)
+    for (const header of ['keep-alive', 'writing', 'closing', 'RSS']) {
+      const box = await table.locator('th', { hasText: new RegExp(`^${header}$`) }).boundingBox()
+      assert.ok(box !== null && box.x >= 0 && box.x + box.width <= width.client, `${header} is in view: ${JSON.stringify(box)}`)
+    }
+    const scroller = await table.evaluate((t) => ({ scroll: t.parentElement.scrollWidth, client: t.parentElement.clientWidth }))
+    assert.ok(scroller.scroll <= scroller.client, `the Processes table fits its box: ${JSON.stringify(scroller)}`)
+    assert.match(await table.locator('tbody tr').first().locator('td').last().textContent(), /^\d[\d,]*\.\d MB$/, 'RSS shown')
+
     long = fetch(`${url}/gate?gate=${encodeURIComponent(gate.path)}`)
     // Reload until a W shows on three page loads in a row: a sub-millisecond task of the light
     // load cannot stay that long, the long request does.
@@ -99,7 +114,7 @@ test('the scoreboard in headless chromium: one cell per thread slot, a W while a
     assert.equal(await busy.textContent(), 'W')
     assert.match(await busy.getAttribute('title'), /running a handler/)
     assert.equal(await page.locator('#scoreboard .grid .cell').count(), PROCESSES * THREADS)
-    assert.match(await page.locator('header').textContent(), /cluster of 2 processes/)
+    assert.match(await page.locator('header').textContent(), new RegExp(`cluster of ${PROCESSES} processes`))
     await page.screenshot({ path: `${OUTPUT}status-page.png`, fullPage: true })
   } finally {
     gate.open()

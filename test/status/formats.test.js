@@ -141,8 +141,10 @@ describe('status formats', { timeout: 60_000 }, () => {
     const grid = /<div class="grid">(.*?)<\/div>/.exec(html)?.[1] ?? ''
     assert.equal(grid.match(/class="cell /g)?.length, 3, 'one cell per thread slot')
     for (const letter of ['_', 'W', 'S', 'G', '.']) assert.match(html, new RegExp(`data-state="\\w+" title="[^"]*">${letter.replace('.', '\\.')}</span>`))
-    assert.match(html, /<table id="processes">[\s\S]*<td>\d+<\/td><td>–<\/td><td>ready<\/td>/)
-    assert.match(html, /<td class="route">GET \/wait<\/td>/)
+    assert.match(html, /<table id="processes">[\s\S]*<td>\d+<small>ready<\/small><\/td>/)
+    assert.match(html, /<td class="route">GET \/wait<\/td><td>\d+<\/td><td>\d+\.\d+ ms<\/td>/)
+    // A route nobody called has no times: a dash, not a measured 0.00 ms.
+    assert.match(html, /<td class="route">HEAD \/wait<\/td><td>0<\/td>(<td>–<\/td>){4}<td>0<\/td>/)
     assert.doesNotMatch(html, /http-equiv="refresh"/)
     assert.match((await srv.request('/server-status?refresh=5')).text, /<meta http-equiv="refresh" content="5">/)
     assert.doesNotMatch((await srv.request('/server-status?refresh=abc')).text, /http-equiv="refresh"/)

@@ -148,6 +148,8 @@ app.register(mpm, {
   metrics: { path: '/_metrics' }
 })
 expectError(app.register(mpm, { status: { allow: '127.0.0.1' } }))
+app.register(mpm, { metrics: { processMetrics: true } })
+expectError(app.register(mpm, { metrics: { processMetrics: 'yes' } }))
 expectError(app.register(mpm, { slowTaskThreshold: '1s' }))
 
 expectType<Promise<ClusterHandle>>(cluster({ app: new URL('file:///app.js'), processes: 'auto', threads: '1:4', listen: { port: 3000 } }))
