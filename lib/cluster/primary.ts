@@ -11,7 +11,7 @@ import { installStatusRelay, type ChildSummary } from '../status/relay.js'
 import { FST_MPM_CLUSTER_STOPPED, FST_MPM_CRASH_LOOP, FST_MPM_RELOAD_FAILED } from './errors.js'
 import { CHILD_CONFIG_ENV, type ChildConfig, type ChildMessage, type RecycleReason } from './messages.js'
 import { formatThreads, type ResolvedClusterOptions } from './options.js'
-import { oversubscription } from './oversubscription.js'
+import { oversubscription } from '../core/oversubscription.js'
 import { childExecArgv } from './typescript.js'
 import { WorkerHandle, type ExitInfo, type ForkReason } from './worker-handle.js'
 

@@ -2,10 +2,13 @@
 // and who observes them, run() for work from ordinary handlers, the startup check, and the close
 // sequence. Each adapter (Fastify plugin, Express) owns one and translates requests for it.
 
+import nodeCluster from 'node:cluster'
+import { availableParallelism } from 'node:os'
 import { TaskCost } from './batch.js'
 import { TaskKind } from './marshal.js'
 import { offloadTarget, type OffloadTarget, type TaskObserver } from './offload-target.js'
 import type { ResolvedCoreOptions } from './options.js'
+import { oversubscription } from './oversubscription.js'
 import { ThreadPool, type LoggerLike, type PoolStats } from './pool.js'
 import { decodeRouteValue, deserializeError, ValueKind, type SerializedError } from './route-value.js'
 import type { RouteBinding } from './route-dispatch.js'
@@ -36,6 +39,9 @@ export class Mpm<O extends ResolvedCoreOptions = ResolvedCoreOptions> {
     this.options = options
     this.pool = new ThreadPool({ ...options, log, reqIdLabel })
     this.#log = log
+    // In a cluster (fastify-mpm start) the primary checks every process's pool together.
+    const warning = nodeCluster.isPrimary ? oversubscription([options.maxThreads], availableParallelism(), 'leave `threads` at its default (sized from the cores) or lower it') : undefined
+    if (warning !== undefined) log.warn({ maxThreads: options.maxThreads, cores: availableParallelism(), reason: 'oversubscribed' }, `fastify-mpm: ${warning}`)
   }
 
   stats (): PoolStats { return this.pool.stats() }

@@ -21,6 +21,11 @@ export interface ExpressStatusOptions {
   allow?: string[]
 }
 
+export interface ExpressMetricsOptions extends ExpressStatusOptions {
+  /** Node's process metrics (CPU, heap, event-loop lag, GC) beside the pool's, one series per process. */
+  processMetrics?: boolean
+}
+
 export class ExpressMpm {
   /** The framework-free core: options, pool, routes. */
   readonly core: Mpm<ResolvedExpressOptions>
@@ -67,7 +72,7 @@ export class ExpressMpm {
   }
 
   /** Prometheus metrics (prom-client), summed across the cluster's processes. */
-  metrics (opts: ExpressStatusOptions = {}): Middleware {
+  metrics (opts: ExpressMetricsOptions = {}): Middleware {
     const allowed = this.#allow('metrics', opts)
     const enabled = this.#view.enableMetrics()
     return (req, res, next) => {

@@ -1,10 +1,11 @@
 // The start-up warning for more threads than the machine can run: processes × max threads past
-// twice the cores logs one warn line from the primary; a cluster sized from the cores logs none.
+// twice the cores logs one warn line from the primary (a process on its own checks its own pool);
+// a cluster sized from the cores logs none.
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import { availableParallelism } from 'node:os'
 import { startCluster } from '../fixtures/cluster/helpers.js'
-import { oversubscription } from '../../dist/cluster/oversubscription.js'
+import { oversubscription } from '../../dist/core/oversubscription.js'
 
 const cores = availableParallelism()
 const warnings = (logs) => logs.lines.filter((l) => l.reason === 'oversubscribed')
@@ -37,4 +38,17 @@ test('a cluster sized from the cores logs no such warning', { timeout: 60_000 },
   t.after(c.teardown)
   assert.ok(c.logs.lines.some((l) => l.msg?.startsWith('listening on')), 'it started')
   assert.deepEqual(warnings(c.logs), [])
+})
+
+test('a process on its own warns once when its pool may pass 2× the cores; sized from the cores, it does not', { timeout: 30_000 }, async (t) => {
+  const { startApp } = await import('../helpers/app.js')
+  const big = await startApp({ threads: { min: 1, max: 2 * cores + 1 } }, () => {}, { listen: false })
+  t.after(() => big.close())
+  const lines = warnings(big.logs)
+  assert.equal(lines.length, 1, JSON.stringify(lines))
+  assert.equal(lines[0].level, 40)
+  assert.match(lines[0].msg, new RegExp(`1 process × ${2 * cores + 1} threads = ${2 * cores + 1} threads at most, on ${cores} cores?: .*leave \`threads\` at its default`))
+  const sized = await startApp({}, () => {}, { listen: false })
+  t.after(() => sized.close())
+  assert.deepEqual(warnings(sized.logs), [])
 })
