@@ -27,6 +27,7 @@ const HELP = `Usage: npm run bench -- [options]      (or: node bench/run.js [opt
   --deep-connections N    connections for dispatch-deep, a deep queue (default 50)
   --heavy-connections N   connections hammering the CPU route (default 8)
   --rate N                req/s of the light-route probe (default 100)
+  --slow-rate N           dispatch-slow: req/s offered to the sometimes-slow route (default 200)
   --threads N             threads per pool, every variant (default 2)
   --cpu-ms MS             cost of the CPU route, calibrated at startup (default 20)
   --cpu-prof              run servers under node --cpu-prof; profiles in bench/results/prof/
@@ -49,7 +50,7 @@ const HELP = `Usage: npm run bench -- [options]      (or: node bench/run.js [opt
 
 Every option also reads an environment variable: BENCH_QUICK=1, BENCH_ONLY, BENCH_VARIANTS,
 BENCH_RUNS, BENCH_DURATION, BENCH_WARMUP, BENCH_CONNECTIONS, BENCH_DEEP_CONNECTIONS, BENCH_HEAVY_CONNECTIONS,
-BENCH_RATE, BENCH_THREADS, BENCH_CPU_MS, BENCH_PROCESSES, BENCH_PROCESS_THREADS,
+BENCH_RATE, BENCH_SLOW_RATE, BENCH_THREADS, BENCH_CPU_MS, BENCH_PROCESSES, BENCH_PROCESS_THREADS,
 BENCH_MPM_CPU_MS, BENCH_SLOTS, BENCH_SHAPE, BENCH_SCALING_CONNECTIONS, BENCH_SERVER_CPUS,
 BENCH_LOAD_CPUS, BENCH_HELD_CONNECTIONS; BENCH_MPM_BASELINE=<dir> adds offload() from another
 checkout's build to the dispatch scenarios. Flags win.`
@@ -65,6 +66,7 @@ const OPTIONS = {
   'deep-connections': { type: 'string' },
   'heavy-connections': { type: 'string' },
   rate: { type: 'string' },
+  'slow-rate': { type: 'string' },
   threads: { type: 'string' },
   'cpu-ms': { type: 'string' },
   'cpu-prof': { type: 'boolean' },
@@ -123,6 +125,7 @@ const cfg = {
   deepConnections: Math.round(option('deep-connections', 'BENCH_DEEP_CONNECTIONS', 50)),
   heavyConnections: Math.round(option('heavy-connections', 'BENCH_HEAVY_CONNECTIONS', 8)),
   rate: option('rate', 'BENCH_RATE', 100),
+  slowRate: option('slow-rate', 'BENCH_SLOW_RATE', 200),
   threads: Math.round(option('threads', 'BENCH_THREADS', 2)),
   cpuMs: option('cpu-ms', 'BENCH_CPU_MS', 20),
   cpuProf: flags['cpu-prof'] ?? false,

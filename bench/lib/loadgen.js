@@ -7,6 +7,8 @@
 //   at most `rate` per second. Each latency is that request's own response time, which is what
 //   a user behind a blocked event loop waits. Not an open loop: offered faster than a blocked
 //   server answers, an open loop measures its own queue growing over the run, not the server.
+//   `connections` > 1 runs that many such lanes at rate / connections each: a steady load below
+//   the server's capacity, where a closed loop would drive it to saturation.
 import http from 'node:http'
 import { performance } from 'node:perf_hooks'
 import autocannon from 'autocannon'
@@ -60,38 +62,53 @@ async function cannon ({ url, connections, duration, method = 'GET' }) {
   return { ...summarize(latencies, seconds, counts), fastP50, fastP99, fast: fast.length }
 }
 
-async function paced ({ url, rate, duration, timeout = 10_000 }) {
-  const agent = new http.Agent({ keepAlive: true, maxSockets: 1 })
+async function paced ({ url, rate, duration, timeout = 10_000, connections = 1 }) {
+  const agent = new http.Agent({ keepAlive: true, maxSockets: connections })
   const latencies = []
+  const bySize = new Map()
   let non2xx = 0
   let errors = 0
-  const interval = 1000 / rate
+  const interval = 1000 * connections / rate
   const t0 = performance.now()
   const end = t0 + duration * 1000
-  let next = t0
-  while (next < end) {
-    const wait = next - performance.now()
-    if (wait > 0) await new Promise((resolve) => setTimeout(resolve, wait))
-    const issued = performance.now()
-    try {
-      const status = await get(url, agent, timeout)
-      if (status >= 200 && status < 300) latencies.push(performance.now() - issued)
-      else non2xx++
-    } catch {
-      errors++
+  const lane = async (offset) => {
+    let next = t0 + offset
+    while (next < end) {
+      const wait = next - performance.now()
+      if (wait > 0) await new Promise((resolve) => setTimeout(resolve, wait))
+      const issued = performance.now()
+      try {
+        const { status, bytes } = await get(url, agent, timeout)
+        const ms = performance.now() - issued
+        if (status >= 200 && status < 300) {
+          latencies.push(ms)
+          if (!bySize.has(bytes)) bySize.set(bytes, [])
+          bySize.get(bytes).push(ms)
+        } else {
+          non2xx++
+        }
+      } catch {
+        errors++
+      }
+      // A slot missed while waiting is skipped, not sent late in a burst.
+      next = Math.max(next + interval, performance.now())
     }
-    // A slot missed while waiting is skipped, not sent late in a burst.
-    next = Math.max(next + interval, performance.now())
   }
+  await Promise.all(Array.from({ length: connections }, (_, i) => lane(i * interval / connections)))
   agent.destroy()
-  return summarize(latencies, (performance.now() - t0) / 1000, { requests: latencies.length + non2xx + errors, ok: latencies.length, non2xx, errors })
+  const seconds = (performance.now() - t0) / 1000
+  // As in cannon(): the fast requests of a route whose slow answers are longer, by size.
+  const fast = [...bySize.values()].sort((a, b) => b.length - a.length)[0] ?? []
+  const { p50: fastP50, p99: fastP99 } = summarize(fast, seconds, { ok: fast.length })
+  return { ...summarize(latencies, seconds, { requests: latencies.length + non2xx + errors, ok: latencies.length, non2xx, errors }), fastP50, fastP99, fast: fast.length }
 }
 
 function get (url, agent, timeout) {
   return new Promise((resolve, reject) => {
     const req = http.get(url, { agent, timeout }, (res) => {
-      res.resume()
-      res.on('end', () => resolve(res.statusCode))
+      let bytes = 0
+      res.on('data', (chunk) => { bytes += chunk.length })
+      res.on('end', () => resolve({ status: res.statusCode, bytes }))
       res.on('error', reject)
     })
     req.on('timeout', () => req.destroy(new Error('timeout')))
