@@ -6,7 +6,7 @@
 
 import type { Mpm } from '../core/mpm.js'
 import type { OffloadTarget } from '../core/offload-target.js'
-import { dispatchRoute, explainFailure, outcomeValue, type RouteBinding } from '../core/route-dispatch.js'
+import { dispatchRoute, droppedForGoneClient, explainFailure, outcomeValue, type RouteBinding } from '../core/route-dispatch.js'
 import { ReplyOp, type ReplyCall, type ReplyStart } from '../core/thread-reply.js'
 import type { ExpressLogger } from './options.js'
 import type { ExpressRequest, ExpressResponse, Middleware, NextFunction } from './types.js'
@@ -60,6 +60,9 @@ async function handle (ctx: OffloadContext, binding: RouteBinding, req: ExpressR
       log
     })
   } catch (err) {
+    // Nobody to answer: next(err) would have the app's error middleware (or Express's default
+    // handler, which prints the stack) report a server fault.
+    if (droppedForGoneClient(err, binding, log)) return
     if (pool.closing && !res.headersSent) res.setHeader('connection', 'close')
     fail(binding, err, res, next, log)
     return
