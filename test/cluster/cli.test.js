@@ -172,6 +172,18 @@ test('an app module that throws: start fails with its error, exit 1, no fork loo
   assert.ok(cli.logs.find((l) => l.msg.startsWith('start failed') && l.reason === 'boot-failure'))
 })
 
+for (const [file, line] of [['broken.js', /broken\.js:3:\d+/], ['broken-syntax.js', /broken-syntax\.js:3\b/]]) {
+  test(`an app module that fails to build (${file}): the plain-text line names its file and line`, { timeout: 60_000 }, async (t) => {
+    const cli = runCli(['start', fixture(file), '--processes', '1', '--port', '0'])
+    t.after(() => cli.kill())
+    const { code } = await cli.exited
+    assert.equal(code, 1)
+    const [first] = cli.stderr.split('\n')
+    assert.match(first, /^fastify-mpm: process \d+ failed to boot: .+ \(at test\/fixtures\/cluster\//)
+    assert.match(first, line)
+  })
+}
+
 for (const processes of [1, 2, 4]) {
   test(`a port already taken, ${processes} process(es): start fails with one clean EADDRINUSE line, exit 1`, { timeout: 60_000 }, async (t) => {
     const blocker = createServer()
