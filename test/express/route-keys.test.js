@@ -42,3 +42,21 @@ for (const [name, express] of EXPRESSES) {
     })
   })
 }
+
+describe('Express: names at startup', { timeout: 30_000 }, () => {
+  test('ready() logs each handler as file#export (no route is known before a request), the route once one came', async (t) => {
+    const srv = await startExpress(EXPRESSES[0][1], { threads: 1 }, (app, mpm) => {
+      app.get('/who', mpm.offload(faults, { export: 'whoami' }))
+      app.use('/api', mpm.offload(faults, { export: 'sleep' }))
+    })
+    t.after(() => srv.close())
+    const line = await srv.logs.waitFor((l) => typeof l.msg === 'string' && l.msg.startsWith('fastify-mpm: offloaded routes'))
+    assert.equal(line.msg, 'fastify-mpm: offloaded routes: faults.js#whoami, faults.js#sleep')
+    assert.deepEqual(line.routes, [
+      { module: faults.href, export: 'whoami' },
+      { module: faults.href, export: 'sleep' }
+    ])
+    assert.equal((await srv.request('/who')).status, 200)
+    assert.deepEqual(srv.mpm.core.routes.map((r) => r.route), ['GET /who'])
+  })
+})

@@ -139,7 +139,7 @@ test('a fresh clone packs into a complete tarball that installs beside fastify a
     })
     server.once('exit', (code) => reject(new Error(`server.js exited with ${code}:\n${out}`)))
   }), 30_000, 'the README app to listen')
-  assert.match(out, /"msg":"fastify-mpm: offloaded routes: GET \/fib\/:n, HEAD \/fib\/:n"/)
+  assert.match(out, /"msg":"fastify-mpm: offloaded routes: GET \/fib\/:n → fib\.js#default, HEAD \/fib\/:n → fib\.js#default"/)
   const fib = await send(`${url}/fib/20`)
   assert.equal(fib.status, 200, fib.text)
   assert.deepEqual(fib.json(), { n: 20, value: 6765 })
