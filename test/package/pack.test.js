@@ -1,7 +1,8 @@
 // The package as someone else gets it: a copy of the repository as a fresh clone has it (no
 // dist/) is packed with `npm pack`, the tarball is installed beside fastify into an empty app from
 // npm's cache (offline: the repository's own lockfile pins every version `npm ci` already
-// fetched), and that app runs the README's first app and cluster app, type-checks against the
+// fetched), and that app runs the README's first app, cluster app and Express app as pasted
+// (every handler module a snippet routes to must be shown too), type-checks against the
 // package's types and runs `npx fastify-mpm --version`.
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
@@ -41,6 +42,23 @@ function readmeFiles () {
   }
   return files
 }
+
+/** The README's Express app: the js block that creates a worker MPM from `fastify-mpm/express`. */
+function readmeExpressApp () {
+  const readme = readFileSync(join(root, 'README.md'), 'utf8')
+  return [...readme.matchAll(/```js\n([\s\S]*?)```/g)].map((m) => m[1])
+    .find((body) => body.includes("from 'fastify-mpm/express'") && body.includes('createMpm('))
+}
+
+test('every handler module a README snippet routes to is shown in the README', () => {
+  const readme = readFileSync(join(root, 'README.md'), 'utf8')
+  const shown = new Set(Object.keys(readmeFiles()))
+  const routed = new Set([...readme.matchAll(/```js\n([\s\S]*?)```/g)]
+    .flatMap((m) => [...m[1].matchAll(/new URL\('\.\/(handlers\/[\w./-]+\.js)', import\.meta\.url\)/g)].map((r) => r[1])))
+  assert.ok(routed.size > 0, 'the README routes to handler modules')
+  const missing = [...routed].filter((file) => !shown.has(file))
+  assert.deepEqual(missing, [], `a snippet routes to ${missing.join(', ')}, which no README block shows (a block whose first line is "// ${missing[0]}")`)
+})
 
 function findAll (dir, name, found = []) {
   for (const entry of readdirSync(dir, { withFileTypes: true })) {
@@ -100,7 +118,7 @@ test('a fresh clone packs into a complete tarball that installs beside fastify a
   const app = join(dir.root, 'app')
   mkdirSync(join(app, 'handlers'), { recursive: true })
   const version = (name) => lock.packages[`node_modules/${name}`].version
-  const dependencies = { fastify: version('fastify'), 'fastify-mpm': `file:${tarball}`, typescript: version('typescript'), '@types/node': version('@types/node') }
+  const dependencies = { fastify: version('fastify'), express: version('express'), 'fastify-mpm': `file:${tarball}`, typescript: version('typescript'), '@types/node': version('@types/node') }
   writeFileSync(join(app, 'package.json'), JSON.stringify({ name: 'first-app', private: true, type: 'module', dependencies }, null, 2))
   const packages = { '': { name: 'first-app', dependencies } }
   for (const [path, entry] of Object.entries(lock.packages)) if (path.startsWith('node_modules/')) packages[path] = entry
@@ -200,4 +218,33 @@ await app.register(mpm, { taskTimeout: 'soon' })
   assert.equal(printed.trim(), pkg.version)
   const help = await run('npx', ['--offline', 'fastify-mpm', '--help'], { cwd: app, env: npmEnv() })
   assert.match(help.stdout, /Usage: fastify-mpm start <app module>/)
+
+  // -- the README's Express app, as pasted (on a free port), with every handler the README shows --
+  const expressApp = readmeExpressApp()
+  assert.ok(expressApp, 'the README shows an Express app (createMpm from fastify-mpm/express)')
+  assert.match(expressApp, /app\.listen\(3000\)/)
+  for (const [name, body] of Object.entries(readme)) if (name.startsWith('handlers/')) writeFileSync(join(app, name), body)
+  writeFileSync(join(app, 'express-app.js'), expressApp.replace('app.listen(3000)',
+    "app.listen(0, '127.0.0.1', () => console.log(`Express listening at http://127.0.0.1:${server.address().port}`))"))
+  const expressServer = spawn(process.execPath, ['express-app.js'], { cwd: app, stdio: ['ignore', 'pipe', 'pipe'] })
+  t.after(() => expressServer.kill('SIGKILL'))
+  let expressOut = ''
+  expressServer.stderr.on('data', (chunk) => { expressOut += chunk })
+  const expressUrl = await withDeadline(new Promise((resolve, reject) => {
+    expressServer.stdout.on('data', (chunk) => {
+      expressOut += chunk
+      const found = /Express listening at (http:\/\/127\.0\.0\.1:\d+)/.exec(expressOut)
+      if (found) resolve(found[1])
+    })
+    expressServer.once('exit', (code) => reject(new Error(`the README's Express app exited with ${code}:\n${expressOut}`)))
+  }), 30_000, 'the README Express app to listen')
+  assert.deepEqual((await send(`${expressUrl}/fib/20`)).json(), { n: 20, value: 6765 })
+  for (const [, method, path] of expressApp.matchAll(/app\.(get|post)\('([^']+)', mpm\.offload\(/g)) {
+    if (path.includes(':')) continue
+    const res = await send(`${expressUrl}${path}`, method === 'post' ? { json: {} } : {})
+    assert.equal(res.status, 200, `${method.toUpperCase()} ${path}: ${res.text}`)
+  }
+  assert.equal((await send(`${expressUrl}/server-status?json`)).json().server.name, 'fastify-mpm')
+  assert.equal((await send(`${expressUrl}/ready`)).status, 200)
+  expressServer.kill('SIGKILL')
 })
