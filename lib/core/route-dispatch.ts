@@ -105,7 +105,7 @@ export function explainFailure (thrown: unknown, binding: RouteBinding): ReturnT
  */
 export function droppedForGoneClient (thrown: unknown, binding: RouteBinding, log: LoggerLike): boolean {
   if ((thrown as { code?: unknown } | null)?.code !== 'FST_MPM_TASK_DROPPED') return false
-  log.debug({ offload: routeContext(binding) }, `${binding.route}: the client went away, so its queued task was dropped before it ran`)
+  log.debug({ offload: routeContext(binding) }, `${binding.route}: queued task dropped before it ran: the client went away (or the request was already answered)`)
   return true
 }
 
