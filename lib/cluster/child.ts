@@ -7,6 +7,7 @@ import { Server as NetServer, type Socket } from 'node:net'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { markDraining } from '../status/readiness.js'
 import { buildChildApp, type ChildApp } from './child-app.js'
+import { syntaxErrorHead } from './error-origin.js'
 import { memoryLimit, watchMemory } from './memory.js'
 import {
   CHILD_CONFIG_ENV, isStopMessage, serializeError,
@@ -163,7 +164,9 @@ export async function runChild (config: ChildConfig): Promise<void> {
       void send({ type: 'fastify-mpm:recycle', requests, reason: 'max-memory', rss, limit })
     })
   } catch (err) {
-    await send({ type: 'fastify-mpm:boot-failed', error: serializeError(err) })
+    const error = serializeError(err)
+    error.stack = syntaxErrorHead(err, config.app) + (error.stack ?? '')
+    await send({ type: 'fastify-mpm:boot-failed', error })
     try { await app?.close() } catch {}
     process.exit(1)
   }

@@ -54,7 +54,8 @@ function help (): string {
 
 Runs the app module in N processes × M threads, like Apache's worker MPM. Its default export
 builds and returns the app, not listening: a Fastify instance, an Express app or an
-http.Server. A .ts module runs under tsx.
+http.Server. A .ts module runs on Node's type stripping (Node.js 22.18+), or under tsx where the app
+has it installed.
 
   Option                      Default                  Apache / Puma / Gunicorn
 ${options}

@@ -1,10 +1,14 @@
-// A TypeScript app module needs a loader in every child. Children inherit the primary's
-// execArgv (so `node --import tsx …` just works); otherwise add tsx, resolved from the app's side.
+// A TypeScript app module needs a loader in every child, unless Node strips types itself
+// (22.18+, 23.6+, 24). Children inherit the primary's execArgv (so `node --import tsx …` just
+// works); otherwise tsx, resolved from the app's side, is added where the app has it installed:
+// it runs what type stripping cannot (enums, extensionless imports), so an app written for tsx
+// keeps working on a newer Node. Without tsx, a Node that strips types runs the app as is.
 
 import { readFileSync } from 'node:fs'
 import { createRequire } from 'node:module'
 import { fileURLToPath, pathToFileURL } from 'node:url'
 import { FST_MPM_INVALID_OPTION } from '../core/errors.js'
+import { nodeStripsTypes } from '../core/handler-module.js'
 
 const TS_FILE = /\.[cm]?tsx?$/
 
@@ -25,7 +29,8 @@ export function childExecArgv (appHref: string, execArgv: readonly string[] = pr
     if (typeof entry !== 'string') throw new Error('unexpected tsx export map')
     loader = new URL(entry, pathToFileURL(pkgPath)).href
   } catch {
-    throw new FST_MPM_INVALID_OPTION('app', `${appPath} is TypeScript: install "tsx" next to it (npm i -D tsx), start with node --import tsx, or compile it to JavaScript`)
+    if (nodeStripsTypes()) return inherited
+    throw new FST_MPM_INVALID_OPTION('app', `${appPath} is TypeScript and this Node.js (${process.version}) does not strip types: install "tsx" next to it (npm i -D tsx), start with node --import tsx, use Node.js 22.18+, or compile it to JavaScript`)
   }
   return [...inherited, '--import', loader]
 }

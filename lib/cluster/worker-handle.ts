@@ -3,6 +3,7 @@
 
 import type { Worker } from 'node:cluster'
 import type { ChildSummary } from '../status/relay.js'
+import { appOrigin } from './error-origin.js'
 import { FST_MPM_BOOT_FAILED } from './errors.js'
 import { isChildMessage, type ChildMessage, type ReadyMessage, type StopMessage } from './messages.js'
 
@@ -71,7 +72,9 @@ export class WorkerHandle {
         this.threads = msg.threads
         resolveReady(msg)
       } else if (msg.type === 'fastify-mpm:boot-failed') {
-        const detail = msg.error.code === undefined ? msg.error.message : `${msg.error.message} (${msg.error.code})`
+        let detail = msg.error.code === undefined ? msg.error.message : `${msg.error.message} (${msg.error.code})`
+        const origin = appOrigin(msg.error.stack)
+        if (origin !== undefined) detail += ` (at ${origin})`
         // The child's own error (with its stack) rides along; not as `cause`, whose message
         // loggers would append a second time.
         this.#bootError ??= Object.assign(new FST_MPM_BOOT_FAILED(String(this.pid), detail), { childError: msg.error })

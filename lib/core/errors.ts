@@ -6,9 +6,9 @@ import createError from '@fastify/error'
 export const FST_MPM_INVALID_OPTION = createError(
   'FST_MPM_INVALID_OPTION', 'fastify-mpm: option "%s" %s', 500, TypeError)
 export const FST_MPM_HANDLER_MODULE = createError(
-  'FST_MPM_HANDLER_MODULE', 'fastify-mpm: route %s: cannot load handler module %s: %s', 500)
+  'FST_MPM_HANDLER_MODULE', 'fastify-mpm: %s: cannot load handler module %s: %s', 500)
 export const FST_MPM_HANDLER_EXPORT = createError<'FST_MPM_HANDLER_EXPORT', 500, [string, string, string, string]>(
-  'FST_MPM_HANDLER_EXPORT', 'fastify-mpm: route %s: module %s has no exported function "%s" (exports: %s)', 500)
+  'FST_MPM_HANDLER_EXPORT', 'fastify-mpm: %s: module %s has no exported function "%s" (exports: %s)', 500)
 export const FST_MPM_NOT_REGISTERED = createError(
   'FST_MPM_NOT_REGISTERED', 'fastify-mpm: route %s uses offload() but the fastify-mpm plugin is not registered on this instance', 500)
 export const FST_MPM_INVALID_HANDLER = createError(

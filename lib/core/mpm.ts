@@ -12,7 +12,7 @@ import { oversubscription } from './oversubscription.js'
 import { ThreadPool, type LoggerLike, type PoolStats } from './pool.js'
 import { decodeRouteValue, deserializeError, ValueKind, type SerializedError } from './route-value.js'
 import type { RouteBinding } from './route-dispatch.js'
-import { verifyHandlerModules, type OffloadedRoute } from './startup-check.js'
+import { describeHandler, verifyHandlerModules, type CheckedHandler, type OffloadedRoute } from './startup-check.js'
 
 export interface RunOptions {
   /** Export to call with the payload. Default: `default`. */
@@ -74,10 +74,10 @@ export class Mpm<O extends ResolvedCoreOptions = ResolvedCoreOptions> {
   }
 
   /** Loads every route's module once, in a thread, so a missing file or export fails at startup; logs the routes. */
-  async verify (routes: OffloadedRoute[] = this.routes): Promise<void> {
+  async verify (routes: CheckedHandler[] = this.routes): Promise<void> {
     await verifyHandlerModules(this.pool, routes)
     this.#log.info({ routes: routes.map(({ route, target }) => ({ route, module: target.href, export: target.exportName })) },
-      routes.length === 0 ? 'fastify-mpm: no offloaded routes' : `fastify-mpm: offloaded routes: ${routes.map((r) => r.route).join(', ')}`)
+      routes.length === 0 ? 'fastify-mpm: no offloaded routes' : `fastify-mpm: offloaded routes: ${routes.map(describeHandler).join(', ')}`)
   }
 
   /**

@@ -97,6 +97,18 @@ export function explainFailure (thrown: unknown, binding: RouteBinding): ReturnT
   return context
 }
 
+/**
+ * A queued task dropped because nobody can use its answer any more (its client went away, or the
+ * framework already answered): not a server fault, so there is nothing to answer and nothing to
+ * alert on. Logged at debug without a stack, as Fastify logs a client's aborted request at info;
+ * the adapter then neither answers nor hands the error to the app's error handling.
+ */
+export function droppedForGoneClient (thrown: unknown, binding: RouteBinding, log: LoggerLike): boolean {
+  if ((thrown as { code?: unknown } | null)?.code !== 'FST_MPM_TASK_DROPPED') return false
+  log.debug({ offload: routeContext(binding) }, `${binding.route}: queued task dropped before it ran: the client went away (or the request was already answered)`)
+  return true
+}
+
 const RESULT_BY_CODE: Record<string, TaskResult> = {
   FST_MPM_TASK_TIMEOUT: 'timeout',
   FST_MPM_QUEUE_FULL: 'rejected',

@@ -102,11 +102,11 @@ export class ExpressMpm {
    * Express has no ready(): await this before listening (the cluster does it for you).
    */
   async ready (): Promise<void> {
-    // Routes are named by their first request (Express says the path only then); until then a
-    // module is checked under its export and file.
+    // Routes are named by their first request (Express says the method and path only then);
+    // until then a handler is named by its file and export.
     this.#ready ??= this.core.verify([...this.core.routes, ...this.#targets
       .filter((target) => !this.core.routes.some((r) => r.target === target))
-      .map((target) => ({ route: `${target.exportName} of ${target.href}`, target }))])
+      .map((target) => ({ target }))])
     await this.#ready
   }
 

@@ -6,9 +6,10 @@
 
 import type { Mpm } from '../core/mpm.js'
 import type { OffloadTarget } from '../core/offload-target.js'
-import { dispatchRoute, explainFailure, outcomeValue, type RouteBinding } from '../core/route-dispatch.js'
+import { dispatchRoute, droppedForGoneClient, explainFailure, outcomeValue, type RouteBinding } from '../core/route-dispatch.js'
 import { ReplyOp, type ReplyCall, type ReplyStart } from '../core/thread-reply.js'
 import type { ExpressLogger } from './options.js'
+import { RouteKeys } from './route-keys.js'
 import type { ExpressRequest, ExpressResponse, Middleware, NextFunction } from './types.js'
 
 const MAX_REQUEST_ID = 128
@@ -22,15 +23,11 @@ export interface OffloadContext {
 }
 
 export function offloadMiddleware (ctx: OffloadContext, target: OffloadTarget): Middleware {
-  // Express names the route only at request time (`req.route`); bind once per method and path.
-  const bindings = new Map<string, RouteBinding>()
+  // Express names the route only at request time (`req.route`): bind once per route the app
+  // declared, never per path a client sends.
+  const bindings = new RouteKeys<RouteBinding>()
   return function offloaded (req, res, next) {
-    const route = `${req.method} ${req.baseUrl}${String(req.route?.path ?? req.path)}`
-    let binding = bindings.get(route)
-    if (binding === undefined) {
-      binding = ctx.mpm.addRoute(target, route)
-      bindings.set(route, binding)
-    }
+    const binding = bindings.get(req, (route) => ctx.mpm.addRoute(target, route))
     ctx.seen(req, res)
     handle(ctx, binding, req, res, next).catch(next)
   }
@@ -60,6 +57,9 @@ async function handle (ctx: OffloadContext, binding: RouteBinding, req: ExpressR
       log
     })
   } catch (err) {
+    // Nobody to answer: next(err) would have the app's error middleware (or Express's default
+    // handler, which prints the stack) report a server fault.
+    if (droppedForGoneClient(err, binding, log)) return
     if (pool.closing && !res.headersSent) res.setHeader('connection', 'close')
     fail(binding, err, res, next, log)
     return

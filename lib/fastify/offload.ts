@@ -6,7 +6,7 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest, RouteHandlerMethod } from 'fastify'
 import { FST_MPM_NOT_REGISTERED } from '../core/errors.js'
 import { offloadTarget, type OffloadOptions, type OffloadTarget } from '../core/offload-target.js'
-import { dispatchRoute, explainFailure, outcomeValue, type RouteBinding } from '../core/route-dispatch.js'
+import { dispatchRoute, droppedForGoneClient, explainFailure, outcomeValue, type RouteBinding } from '../core/route-dispatch.js'
 import { ReplyOp, type ReplyCall, type ReplyStart } from '../core/thread-reply.js'
 
 export const kOffload = Symbol.for('fastify-mpm.offload')
@@ -53,6 +53,8 @@ async function handle (binding: RouteBinding, request: FastifyRequest, reply: Fa
       log: request.log
     })
   } catch (err) {
+    // Nobody to answer: Fastify is not handed an error it would log as a 5xx.
+    if (droppedForGoneClient(err, binding, request.log)) return undefined
     if (pool.closing) reply.header('connection', 'close')
     if ((err as { statusCode?: number }).statusCode === 503) reply.header('retry-after', binding.retryAfter)
     throw withContext(err, binding, request, reply)

@@ -13,6 +13,7 @@ import { notReady, type ResolvedReadiness } from './readiness.js'
 import { addChildProvider, askPrimary, inCluster, type ChildProvider } from './relay.js'
 import { renderAuto } from './render-auto.js'
 import { renderHtml } from './render-html.js'
+import { bodyBytes, countBodyBytes } from './response-bytes.js'
 import { LocalStatus } from './scoreboard.js'
 import { slowLog } from './slowlog.js'
 import { summarize, type ServerStatus } from './summary.js'
@@ -48,9 +49,14 @@ export class OperatorView {
     this.#server.add(server)
     this.#tracker ??= new ConnectionTracker(server)
     const count = (res: ServerResponse): void => {
-      res.once('finish', () => this.#local?.served(res.getHeader('content-length')))
+      const local = this.#local
+      // Without the status page nobody reads the counters: nothing is wrapped or listened to.
+      if (local === undefined) return
+      countBodyBytes(res)
+      res.once('finish', () => local.served(bodyBytes(res)))
     }
-    server.on('request', (_req, res) => count(res))
+    // Before the app's own listener, which may answer at once (a synchronous Express route).
+    server.prependListener('request', (_req, res) => count(res))
     if (current !== undefined) count(current)
   }
 

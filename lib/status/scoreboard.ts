@@ -176,11 +176,10 @@ export class LocalStatus {
     this.#source = source
   }
 
-  /** onResponse: one more request served, with its Content-Length when it had one. */
-  served (contentLength: unknown): void {
+  /** A response finished: one more request served, with the body bytes it sent. */
+  served (bytes: number): void {
     this.accesses++
-    const bytes = Number(contentLength)
-    if (Number.isFinite(bytes) && bytes > 0) this.bytes += bytes
+    this.bytes += bytes
   }
 
   /** mpm.onTask observer. */

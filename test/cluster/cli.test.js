@@ -1,7 +1,7 @@
 // The fastify-mpm CLI as a user runs it: a real primary process, its signals, its exit code.
 import assert from 'node:assert/strict'
 import { execFile } from 'node:child_process'
-import { existsSync, readFileSync } from 'node:fs'
+import { existsSync, readFileSync, writeFileSync } from 'node:fs'
 import { createServer } from 'node:net'
 import { describe, test, before, after } from 'node:test'
 import { promisify } from 'node:util'
@@ -185,6 +185,18 @@ test('an app module that throws: start fails with its error, exit 1, no fork loo
   assert.ok(cli.logs.find((l) => l.msg.startsWith('start failed') && l.reason === 'boot-failure'))
 })
 
+for (const [file, line] of [['broken.js', /broken\.js:3:\d+/], ['broken-syntax.js', /broken-syntax\.js:3\b/]]) {
+  test(`an app module that fails to build (${file}): the plain-text line names its file and line`, { timeout: 60_000 }, async (t) => {
+    const cli = runCli(['start', fixture(file), '--processes', '1', '--port', '0'])
+    t.after(() => cli.kill())
+    const { code } = await cli.exited
+    assert.equal(code, 1)
+    const [first] = cli.stderr.split('\n')
+    assert.match(first, /^fastify-mpm: process \d+ failed to boot: .+ \(at test\/fixtures\/cluster\//)
+    assert.match(first, line)
+  })
+}
+
 for (const processes of [1, 2, 4]) {
   test(`a port already taken, ${processes} process(es): start fails with one clean EADDRINUSE line, exit 1`, { timeout: 60_000 }, async (t) => {
     const blocker = createServer()
@@ -212,6 +224,42 @@ test('processes that keep crashing after boot: respawned with backoff, then the 
   assert.deepEqual(delays.slice(0, 4), [250, 500, 1000, 2000], 'exponential backoff')
   assert.ok(forkedPids(cli.logs.lines).length <= 2 + 4, 'forking stopped at the crash loop')
   for (const pid of forkedPids(cli.logs.lines)) await until(() => !isRunning(pid), { what: `pid ${pid} gone` })
+})
+
+const stripsTypes = ['strip', 'transform'].includes(process.features.typescript)
+
+test(`a TypeScript app module with no tsx in reach: ${stripsTypes ? 'runs on Node\'s type stripping' : 'refused, naming the file and what to do'}`, { timeout: 60_000 }, async (t) => {
+  // Outside the repository, where no tsx resolves; an http.Server app needs no package either.
+  const dir = tempDir()
+  t.after(dir.remove)
+  const app = dir.file('app.ts')
+  writeFileSync(app, `import { createServer, type Server } from 'node:http'
+interface PidReply { pid: number, typescript: true }
+export default function build (): Server {
+  return createServer((req, res) => {
+    const body: PidReply = { pid: process.pid, typescript: true }
+    res.setHeader('content-type', 'application/json')
+    res.end(JSON.stringify(body))
+  })
+}
+`)
+  const cli = runCli(['start', app, '--processes', '1', '--port', '0'])
+  t.after(() => cli.kill())
+  if (!stripsTypes) {
+    const { code } = await cli.exited
+    assert.equal(code, 2)
+    assert.ok(cli.stderr.includes(app), cli.stderr)
+    assert.match(cli.stderr, /does not strip types: install "tsx"/)
+    return
+  }
+  const url = await cli.listening()
+  const agent = new Agent({ keepAliveTimeout: 100 })
+  t.after(() => agent.close())
+  const { status, body } = await get(url, '/pid', agent)
+  assert.equal(status, 200)
+  assert.equal(body.typescript, true)
+  process.kill(cli.proc.pid, 'SIGTERM')
+  assert.equal((await cli.exited).code, 0)
 })
 
 test('a TypeScript app module runs under tsx', { timeout: 60_000 }, async (t) => {

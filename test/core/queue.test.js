@@ -83,7 +83,7 @@ test('a client that disconnects while its task is queued: the task is dropped un
   t.after(dir.remove)
   const srv = await startApp({ threads: 1, maxQueue: 10, taskTimeout: 10_000 }, (app) => {
     app.get('/gated', offload(faults, { export: 'gated' }))
-  })
+  }, { logLevel: 'debug' })
   t.after(srv.close)
   const { mpm } = srv.app
   const events = []
@@ -111,6 +111,15 @@ test('a client that disconnects while its task is queued: the task is dropped un
   assert.equal((await aborted).name, 'AbortError')
   await waitFor(() => mpm.stats().dropped === 2, { what: 'both queued tasks dropped' })
   assert.equal(mpm.stats().queued, 0)
+  // A client leaving is no server fault: one debug line each, no error, no stack.
+  const dropped = (l) => /client went away/.test(l.msg ?? '') || l.err?.code === 'FST_MPM_TASK_DROPPED'
+  await waitFor(() => srv.logs.filter(dropped).length === 2, { what: 'two log lines for the dropped tasks' })
+  for (const line of srv.logs.filter(dropped)) {
+    assert.equal(line.level, 20, JSON.stringify(line))
+    assert.equal(line.err, undefined, 'no error object, so no stack')
+    assert.equal(line.offload.route, 'GET /gated')
+  }
+  assert.deepEqual(srv.logs.filter((l) => l.level >= 50), [])
 
   gate.open()
   assert.equal((await first).status, 200)

@@ -28,7 +28,7 @@ test('a missing handler module fails ready() naming the route and the file', { t
   })
   assert.equal(err.code, 'FST_MPM_HANDLER_MODULE')
   assert.ok(err instanceof errors.FST_MPM_HANDLER_MODULE)
-  assert.match(err.message, /GET \/gone/)
+  assert.match(err.message, /^fastify-mpm: route GET \/gone, HEAD \/gone: cannot load handler module /)
   assert.ok(err.message.includes(missing.href), err.message)
 })
 
@@ -175,7 +175,7 @@ test('ready() logs one info line listing the offloaded routes: route, module, ex
   assert.equal(lines.length, 1)
   const [line] = lines
   assert.equal(line.level, 30)
-  assert.equal(line.msg, 'fastify-mpm: offloaded routes: GET /ok, HEAD /ok, POST /named')
+  assert.equal(line.msg, 'fastify-mpm: offloaded routes: GET /ok → responses.js#default, HEAD /ok → responses.js#default, POST /named → responses.js#echo')
   assert.deepEqual(line.routes, [
     { route: 'GET /ok', module: fixture('responses.js').href, export: 'default' },
     { route: 'HEAD /ok', module: fixture('responses.js').href, export: 'default' },

@@ -172,6 +172,26 @@ describe('differential: Express adapter vs Fastify plugin on one corpus', { time
     })
   }
 
+  test('request ids: the client\'s X-Request-Id under Express; under Fastify only with Fastify\'s requestIdHeader option', async (t) => {
+    const given = { 'x-request-id': 'lb-7f3a' }
+    const srv = await buildExpress(EXPRESSES[0][1])
+    t.after(() => srv.close())
+    assert.equal((await srv.request('/c/echo/p', { headers: given })).json().id, 'lb-7f3a')
+    assert.match((await srv.request('/c/echo/p', { headers: { 'x-request-id': 'x'.repeat(129) } })).json().id, /^req-\w+$/, 'too long: ignored')
+    assert.match((await srv.request('/c/echo/p')).json().id, /^req-\w+$/)
+    // This suite's Fastify app sets requestIdHeader: 'x-request-id', so ids match Express's.
+    const echoed = await request(`${fastify.url}/c/echo/p`, { headers: given, dispatcher: agent })
+    assert.equal((await echoed.body.json()).id, 'lb-7f3a')
+    // Fastify's default: its own genReqId, whatever the client sends.
+    const plain = Fastify({ logger: false })
+    await plain.register(mpm, { threads: 1 })
+    plain.get('/c/echo/:p', offload(CORPUS, { export: 'echo' }))
+    await plain.listen({ host: '127.0.0.1', port: 0 })
+    t.after(() => plain.close())
+    const res = await request(`http://127.0.0.1:${plain.server.address().port}/c/echo/p`, { headers: given, dispatcher: agent })
+    assert.match((await res.body.json()).id, /^req-\w+$/)
+  })
+
   test('the listed differences, as an Express user sees them', async (t) => {
     const srv = await buildExpress(EXPRESSES[0][1])
     t.after(() => srv.close())

@@ -38,10 +38,12 @@ export async function startExpress (express, mpmOptions, routes) {
     agent,
     request: (path, opts = {}) => send(url + path, { dispatcher: agent, ...opts }),
     /** The two lines of a graceful stop, then the client; connections still open after `graceMs` are cut. */
-    async close (graceMs = 10_000) {
+    async close (graceMs) {
       if (closed) return
+      // `t.after(srv.close)` passes the TestContext: only a number is a grace period.
+      const grace = typeof graceMs === 'number' ? graceMs : 10_000
       closed = true
-      const cut = setTimeout(() => { server.closeAllConnections(); agent.destroy().catch(() => {}) }, graceMs)
+      const cut = setTimeout(() => { server.closeAllConnections(); agent.destroy().catch(() => {}) }, grace)
       try {
         server.close()
         await mpm.close()

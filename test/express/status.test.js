@@ -6,6 +6,7 @@ import { after, describe, test } from 'node:test'
 import assert from 'node:assert/strict'
 import { Agent } from 'undici'
 import { fixture, send } from '../helpers/app.js'
+import { BIG, CHUNK, CHUNKS, checkByteCounts } from '../helpers/bytes.js'
 import { tempDir, waitFor } from '../helpers/util.js'
 import { EXPRESSES, startExpress } from './helpers.js'
 
@@ -67,6 +68,20 @@ for (const [name, express] of EXPRESSES) {
       assert.match(metrics.headers['content-type'], /^text\/plain; version=0\.0\.4/)
       assert.match(metrics.text, /^fastify_mpm_threads\{.*\} \d+/m)
       assert.equal(await tasksOk() - tasksBefore, 3)
+    })
+
+    test('bytes: body bytes of every answer, with a Content-Length, chunked, offloaded, HEAD', async (t) => {
+      const srv = await startExpress(express, { threads: 1 }, (app, mpm) => {
+        app.get('/big', (req, res) => { res.send('x'.repeat(BIG)) })
+        app.get('/chunked', (req, res) => {
+          for (let i = 0; i < CHUNKS - 1; i++) res.write(Buffer.alloc(CHUNK, 'y'))
+          res.end('y'.repeat(CHUNK))
+        })
+        app.get('/offloaded', mpm.offload(faults, { export: 'whoami' }))
+        app.get('/server-status', mpm.status())
+      })
+      t.after(() => srv.close())
+      await checkByteCounts(srv)
     })
 
     test('allow: 127.0.0.1 by default; 127.0.0.2 gets 403 and learns nothing; an explicit list lets it in', async (t) => {

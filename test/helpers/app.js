@@ -39,10 +39,12 @@ export async function startApp (mpmOptions = {}, routes = () => {}, extra = {}) 
     agent,
     request: (path, opts = {}) => send(url + path, { dispatcher: agent, ...opts }),
     /** Closes the app, then the client; a close held open past `graceMs` has its client connections cut. */
-    async close (graceMs = 10_000) {
+    async close (graceMs) {
       if (closed) return
+      // `t.after(srv.close)` passes the TestContext: only a number is a grace period.
+      const grace = typeof graceMs === 'number' ? graceMs : 10_000
       closed = true
-      const cut = setTimeout(() => { agent.destroy().catch(() => {}) }, graceMs)
+      const cut = setTimeout(() => { agent.destroy().catch(() => {}) }, grace)
       try {
         await app.close()
       } finally {

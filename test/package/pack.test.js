@@ -63,6 +63,16 @@ async function listening (t, cwd, file, pattern, what) {
   return { child, url, output: () => out }
 }
 
+test('every handler module a README snippet routes to is shown in the README', () => {
+  const readme = readFileSync(join(root, 'README.md'), 'utf8')
+  const shown = new Set(Object.keys(readmeFiles()))
+  const routed = new Set([...readme.matchAll(/```js\n([\s\S]*?)```/g)]
+    .flatMap((m) => [...m[1].matchAll(/new URL\('\.\/(handlers\/[\w./-]+\.js)', import\.meta\.url\)/g)].map((r) => r[1])))
+  assert.ok(routed.size > 0, 'the README routes to handler modules')
+  const missing = [...routed].filter((file) => !shown.has(file))
+  assert.deepEqual(missing, [], `a snippet routes to ${missing.join(', ')}, which no README block shows (a block whose first line is "// ${missing[0]}")`)
+})
+
 function findAll (dir, name, found = []) {
   for (const entry of readdirSync(dir, { withFileTypes: true })) {
     if (!entry.isDirectory()) continue
@@ -150,7 +160,7 @@ test('a fresh clone packs into a complete tarball that installs beside fastify a
   for (const file of ['handlers/fib.js', 'handlers/text.js']) writeFileSync(join(app, file), readme[file])
   const first = await listening(t, app, 'server.js', /Server listening at (http:\/\/127\.0\.0\.1:\d+)/, 'the README app to listen')
   const url = first.url
-  assert.match(first.output(), /"msg":"fastify-mpm: offloaded routes: GET \/fib\/:n, HEAD \/fib\/:n"/)
+  assert.match(first.output(), /"msg":"fastify-mpm: offloaded routes: GET \/fib\/:n → fib\.js#default, HEAD \/fib\/:n → fib\.js#default"/)
   const fib = await send(`${url}/fib/20`)
   assert.equal(fib.status, 200, fib.text)
   assert.deepEqual(fib.json(), { n: 20, value: 6765 })
@@ -240,4 +250,5 @@ await app.register(mpm, { taskTimeout: 'soon' })
   assert.equal(printed.trim(), pkg.version)
   const help = await run('npx', ['--offline', 'fastify-mpm', '--help'], { cwd: app, env: npmEnv() })
   assert.match(help.stdout, /Usage: fastify-mpm start <app module>/)
+
 })

@@ -2,8 +2,10 @@
 // the scoreboard letters while handlers run and wait, per-route times, and the slow log.
 import { after, before, describe, test } from 'node:test'
 import assert from 'node:assert/strict'
+import { Readable } from 'node:stream'
 import { offload } from 'fastify-mpm'
 import { startApp } from '../helpers/app.js'
+import { BIG, CHUNK, CHUNKS, checkByteCounts } from '../helpers/bytes.js'
 import { tempDir, waitFor } from '../helpers/util.js'
 
 const handlers = new URL('../fixtures/status/handlers.js', import.meta.url)
@@ -187,4 +189,14 @@ test('every offloaded route is listed from the start, with zero counts (?json an
   const after = (await srv.request('/server-status?json')).json()
   assert.equal(after.routes.find((r) => r.route === 'GET /quick').count, 1)
   assert.equal(after.routes.find((r) => r.route === 'POST /wait').count, 0)
+})
+
+test('bytes: body bytes of every answer, with a Content-Length in writeHead(), chunked, offloaded, HEAD', { timeout: 20_000 }, async (t) => {
+  const srv = await startApp({ threads: 1, status: true }, (app) => {
+    app.get('/big', async () => 'x'.repeat(BIG))
+    app.get('/chunked', async (request, reply) => reply.send(Readable.from(Array.from({ length: CHUNKS }, () => Buffer.alloc(CHUNK, 'y')))))
+    app.get('/offloaded', offload(handlers))
+  })
+  t.after(() => srv.close())
+  await checkByteCounts(srv)
 })
