@@ -9,6 +9,7 @@ import type Tinypool from 'tinypool'
 import { performance } from 'node:perf_hooks'
 import { Batch } from './batch.js'
 import type { Deadlines } from './deadlines.js'
+import type { Expiry } from './task-failure.js'
 import { TaskKind, type BatchAnswer, type BatchDone, type BatchTask, type RouteTask } from './marshal.js'
 import type { ThreadClock } from './thread-clock.js'
 import type { LoggerLike, ThreadChannels } from './thread-channels.js'
@@ -19,8 +20,6 @@ const OVERRUN_FACTOR = 10
 /** …but not sooner than this (ms): timers are no finer, and a GC pause in the thread is not an overrun. */
 const OVERRUN_FLOOR_MS = 2
 
-/** How a deadline ended a task: its handler ran out of time, or no thread started it in time. */
-export type Expiry = 'handler' | 'start'
 
 /** What a batch needs of its pool. */
 export interface BatchPool {

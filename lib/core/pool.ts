@@ -1,21 +1,19 @@
 // The per-process thread pool: tinypool plus what a server needs around it — a bounded queue
-// with early 503s (task-queue.ts), per-task timeouts that terminate the thread, detection of
-// threads that exit on their own (tinypool would leave their task pending forever), recycling
-// after N tasks, short tasks handed over in batches (batch-runner.ts), log lines forwarded to the
-// caller's logger (thread-channels.ts), stats, and a drain for graceful close.
-// Free of any web framework: adapters hand it tasks and get Outcomes back. It owns the queue's
-// order (who runs next, and who goes in a batch), a task's way to a thread alone, and the rules
-// both ways share: counts, what a failure means, retirement. Timeouts count the handler's time,
-// not its thread's start (thread-clock.ts).
+// with early 503s (task-queue.ts), per-task timeouts that terminate the thread and count the
+// handler's time, not its thread's start (thread-clock.ts), short tasks handed over in batches
+// (batch-runner.ts), log lines forwarded to the caller's logger (thread-channels.ts), what a
+// failure means (task-failure.ts), threads watched and retired (thread-lifecycle.ts), stats, and
+// a drain for graceful close. Free of any web framework: adapters hand it tasks and get Outcomes
+// back. This module owns the queue's order (who runs next, who goes in a batch), a task's way to
+// a thread alone, and the counts both ways share. At ~380 lines it is over the usual size:
+// stats, slots, drain and close read the same state as dispatch, and splitting them would hand
+// that state around.
 
 import Tinypool from 'tinypool'
 import { performance } from 'node:perf_hooks'
-import {
-  FST_MPM_CLOSING, FST_MPM_NOT_CLONEABLE, FST_MPM_QUEUE_FULL, FST_MPM_TASK_TIMEOUT,
-  FST_MPM_THREAD_CRASHED, FST_MPM_THREAD_EXITED, FST_MPM_THREAD_RETIRED, FST_MPM_THREAD_START_TIMEOUT
-} from './errors.js'
+import { FST_MPM_CLOSING, FST_MPM_QUEUE_FULL } from './errors.js'
 import { BATCH_WORK_MS, MAX_BATCH } from './batch.js'
-import { BatchRunner, type BatchPool, type Expiry } from './batch-runner.js'
+import { BatchRunner, type BatchPool } from './batch-runner.js'
 import { Deadlines, type Deadline } from './deadlines.js'
 import { invoke } from './invoke.js'
 import { TaskKind, type Outcome, type ProbeProblem, type RouteTask, type RunTask } from './marshal.js'
@@ -23,7 +21,9 @@ import { OneShotAbort } from './one-shot-abort.js'
 import type { ResolvedCoreOptions } from './options.js'
 import { TaskQueue, type TaskOptions, type Waiting } from './task-queue.js'
 import { ThreadChannels, writeLog, type LoggerLike } from './thread-channels.js'
-import { START_LIMIT_MS, ThreadClock } from './thread-clock.js'
+import { ThreadClock } from './thread-clock.js'
+import { ThreadLifecycle } from './thread-lifecycle.js'
+import { explainFailure, neverRan, type Expiry } from './task-failure.js'
 import type { ThreadData } from './thread.js'
 import { startTinypool } from './thread-start.js'
 
@@ -70,12 +70,6 @@ type Counter = 'completed' | 'failed' | 'rejected' | 'queueTimedOut' | 'timedOut
 const MAX_HANDOVERS = 3
 let poolSeq = 0
 
-// tinypool announces new threads nowhere, and starts some on its own (replacing a dead one, then
-// handing it a queued task); a thread nobody watches could exit with its task pending forever.
-// Node announces every new Worker on `process`, so each live pool looks for its new threads then.
-const threadWatchers = new Set<() => void>()
-function onWorkerStarted (): void { for (const watch of threadWatchers) watch() }
-
 export class ThreadPool {
   readonly options: PoolOptions
   readonly #tp: Tinypool | null
@@ -84,7 +78,7 @@ export class ThreadPool {
   readonly #queue: TaskQueue
   readonly #clock: ThreadClock
   readonly #batches: BatchRunner
-  readonly #watched = new WeakSet<object>()
+  readonly #lifecycle: ThreadLifecycle | null = null
   readonly #idleWaiters = new Set<() => void>()
   readonly #deadlines = new Deadlines()
   readonly #counts: Record<Counter, number> = {
@@ -96,7 +90,6 @@ export class ThreadPool {
   #closing = false
   #pumpScheduled = false
   #closed: Promise<void> | undefined
-  readonly #watchThreads: () => void = () => { if (this.#tp !== null) this.#watchNewThreads(this.#tp) }
 
   constructor (options: PoolOptions) {
     this.options = options
@@ -114,10 +107,10 @@ export class ThreadPool {
     const logChannel = `fastify-mpm:log:${process.pid}:${++poolSeq}`
     const workerData: ThreadData = { logChannel, maxTasks: options.maxTasksPerThread, maxHeap: options.maxThreadMemory, clock: this.#clock.memory }
     this.#tp = startTinypool({ minThreads: options.minThreads, maxThreads: options.maxThreads, idleTimeout: options.idleTimeout, resourceLimits: options.resourceLimits, workerData })
-    // Without an 'error' listener a thread dying while idle would crash the whole process.
-    this.#tp.on('error', (err: Error & { code?: string }) => this.#onIdleThreadError(err))
-    if (threadWatchers.size === 0) process.on('worker', onWorkerStarted)
-    threadWatchers.add(this.#watchThreads)
+    this.#lifecycle = new ThreadLifecycle(this.#tp, this.#log, options, {
+      exited: () => { this.#counts.threadExits++ },
+      retired: (memory) => { this.#counts[memory ? 'recycledMemory' : 'recycled']++ }
+    })
     this.#channels = new ThreadChannels(logChannel, options.maxThreads, this.#log, {
       answer: (answer) => this.#batches.onAnswer(answer),
       logger: (key, taskId) => this.#batches.logger(key, taskId)
@@ -222,8 +215,7 @@ export class ThreadPool {
       this.#queue.clear(() => new FST_MPM_CLOSING())
       await this.#tp?.destroy()
       this.#channels?.close()
-      threadWatchers.delete(this.#watchThreads)
-      if (threadWatchers.size === 0) process.off('worker', onWorkerStarted)
+      this.#lifecycle?.stop()
     })()
     return this.#closed
   }
@@ -257,12 +249,12 @@ export class ThreadPool {
         try {
           outcome = await tp.run(task, abort === undefined ? undefined : { signal: abort })
         } catch (err) {
-          if (this.#neverRan(err as Error, expiry !== undefined) && ++handovers <= MAX_HANDOVERS) continue
+          if (neverRan(err as Error, expiry !== undefined, this.#closing) && ++handovers <= MAX_HANDOVERS) continue
           this.#settleLogs(task.id, Infinity)
           throw this.#explain(err as Error, expiry, timeout, task)
         }
         if (outcome.refused === true && ++handovers <= MAX_HANDOVERS) continue
-        if (outcome.x !== undefined) this.#retire(outcome.x, outcome.xh)
+        if (outcome.x !== undefined) this.#lifecycle?.retire(outcome.x, outcome.xh)
         if (outcome.d !== undefined) opts.cost?.record(outcome.d)
         this.#counts[outcome.ok ? 'completed' : 'failed']++
         this.#settleLogs(task.id, outcome.lc)
@@ -358,7 +350,7 @@ export class ThreadPool {
       countDone: (ok) => { this.#counts[ok ? 'completed' : 'failed']++ },
       countBatched: (members) => { this.#counts.batched += members },
       explain: (err, expiry, timeout) => this.#explain(err, expiry, timeout),
-      retire: (threadId, heapUsed) => this.#retire(threadId, heapUsed),
+      retire: (threadId, heapUsed) => this.#lifecycle?.retire(threadId, heapUsed),
       requeue: (members, solo) => {
         this.#requeue(members, solo)
         this.#pump()
@@ -370,99 +362,11 @@ export class ThreadPool {
     }
   }
 
-  /**
-   * True when the task was caught by a retiring thread and cannot have run there: refused by it
-   * (RETIRED), or handed to it by tinypool after it was removed — tinypool marks a removed
-   * thread available again when its last message arrives, and terminating it then fails the task
-   * with "Terminating worker thread". A retired thread never runs another task, so it is safe to
-   * hand the task to another one.
-   */
-  #neverRan (err: Error & { code?: string }, timedOut: boolean): boolean {
-    if (err.code === 'FST_MPM_THREAD_RETIRED') return true
-    return !timedOut && !this.#closing && err.message === 'Terminating worker thread'
-  }
-
-  /**
-   * Turns a tinypool rejection into the error the request should see, and counts it. `expiry`:
-   * the task's deadline ended it; `task`, when known, is checked for a request that could not be
-   * copied to a thread.
-   */
-  #explain (err: Error & { code?: string }, expiry: Expiry | undefined, timeout: number, task?: RouteTask | RunTask): Error {
-    if (expiry !== undefined) {
-      this.#counts.timedOut++
-      return expiry === 'handler' ? new FST_MPM_TASK_TIMEOUT(timeout) : new FST_MPM_THREAD_START_TIMEOUT(Math.max(timeout, START_LIMIT_MS))
-    }
-    if (this.#closing && err.message === 'Terminating worker thread') return new FST_MPM_CLOSING()
-    // Raised here, on the main thread, while handing the task over: the request cannot be
-    // copied (or is nested too deep to, or a getter in it throws). No thread was involved.
-    const copying = this.#copyFailure(err, task)
-    if (copying !== undefined) {
-      this.#counts.failed++
-      return new FST_MPM_NOT_CLONEABLE(`request: ${copying}`)
-    }
-    this.#counts.crashed++
-    if (err.code === 'FST_MPM_THREAD_EXITED') return err
-    const crash = new FST_MPM_THREAD_CRASHED(err.message)
-    crash.cause = err
-    return crash
-  }
-
-  /**
-   * Why the task could not be copied to a thread, if that is what failed. tinypool rejects with
-   * whatever the copy threw (a DataCloneError, a stack overflow, or a getter's own error), which
-   * a thread's crash can throw too: the task is copied again to tell. Only failures pay this.
-   */
-  #copyFailure (err: Error & { code?: string }, task: RouteTask | RunTask | undefined): string | undefined {
-    if (err.name === 'DataCloneError' || (err instanceof RangeError && /call stack/i.test(err.message))) return err.message
-    if (task === undefined || err.code === 'FST_MPM_THREAD_EXITED') return undefined
-    try {
-      structuredClone(task)
-      return undefined
-    } catch (copy) {
-      return (copy as Error)?.message ?? String(copy)
-    }
-  }
-
-  // -- threads ------------------------------------------------------------------------------------
-
-  /** Called whenever a worker thread starts in this process (see threadWatchers). */
-  #watchNewThreads (tp: Tinypool): void {
-    for (const thread of tp.threads) {
-      if (this.#watched.has(thread)) continue
-      this.#watched.add(thread)
-      thread.on('exit', (code: number) => {
-        // tinypool removes threads it terminates itself before they exit; one still listed died
-        // on its own. Emit now: Node drops the worker's 'error' listeners right after 'exit'.
-        // (Safe on Node 20 only because useAtomics is off, so no port is read during its close.)
-        if (!tp.threads.includes(thread)) return
-        this.#counts.threadExits++
-        thread.emit('error', new FST_MPM_THREAD_EXITED(code))
-      })
-    }
-  }
-
-  /** Removes a thread that ran its last task; tinypool's own error path replaces it. */
-  #retire (threadId: number, heapUsed?: number): void {
-    const thread = this.#tp?.threads.find((t) => t.threadId === threadId)
-    if (thread === undefined) return
-    if (heapUsed === undefined) this.#counts.recycled++
-    else {
-      this.#counts.recycledMemory++
-      this.#log.info({ threadId, heapUsed, maxThreadMemory: this.options.maxThreadMemory }, 'fastify-mpm: recycling a thread whose heap passed maxThreadMemory')
-    }
-    thread.emit('error', new FST_MPM_THREAD_RETIRED(this.options.maxTasksPerThread))
-  }
-
-  #onIdleThreadError (err: Error & { code?: string }): void {
-    if (err.code === 'FST_MPM_THREAD_RETIRED') return
-    // A thread the pool removed (retired, or stopped at a timeout) answered after its tasks were
-    // settled: tinypool reports the stray answer here. Nothing died.
-    if (err.message.startsWith('Unexpected message from Worker')) {
-      this.#log.debug({ err }, 'fastify-mpm: a removed thread answered late; ignored')
-      return
-    }
-    if (err.code !== 'FST_MPM_THREAD_EXITED') this.#counts.threadExits++
-    this.#log.error({ err }, 'fastify-mpm: an idle thread died and was replaced')
+  /** Turns a tinypool rejection into the error the request should see (task-failure.ts), and counts it. */
+  #explain (err: Error, expiry: Expiry | undefined, timeout: number, task?: RouteTask | RunTask): Error {
+    const { error, count } = explainFailure(err, { expiry, timeout, closing: this.#closing, task })
+    if (count !== undefined) this.#counts[count]++
+    return error
   }
 
   #settleLogs (taskId: number, lines: number): void { this.#channels?.settle(taskId, lines) }
