@@ -100,7 +100,10 @@ export class BatchRunner {
 
   async #run (batch: Batch<Waiting>): Promise<void> {
     const { tp, channels } = this.#pool
-    this.#pool.countBatched(batch.members.length)
+    // Each task counts once, in its first batch: one handed back (its queue clock stopped) was counted then.
+    let first = 0
+    for (const waiting of batch.members) if (waiting.since !== Infinity) first++
+    this.#pool.countBatched(first)
     let done: BatchDone | undefined
     let failure: Error | undefined
     try {

@@ -170,6 +170,7 @@ for (const seed of seeds()) {
     const total = stats.completed + stats.failed + stats.rejected + stats.queueTimedOut + stats.timedOut + stats.crashed + stats.dropped
     const answered = REQUESTS - leaves + warmups
     assert.ok(total >= answered && total <= answered + leaves, `${what}: ${total} tasks counted for ${answered} answered and ${leaves} that left`)
+    assert.ok(stats.batched <= total, `${what}: a task counted as batched more than once`)
     if (options.maxTasksPerThread > 0 && seen[200] > options.maxTasksPerThread * options.threads) assert.ok(stats.recycled > 0, what)
   })
 }
