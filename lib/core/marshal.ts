@@ -28,6 +28,8 @@ export interface RouteTask {
   rs?: ReplyStart
   /** The body travels as JSON text: nested too deep for structured clone. */
   bj?: 1
+  /** `params` (1) and `query` (2) have no prototype, as on the main thread. */
+  np?: number
 }
 export interface RunTask { k: TaskKind.Run, m: string, e: string, id: number, lv: number, p: unknown }
 export interface ProbeTask { k: TaskKind.Probe, mods: Array<{ m: string, e: string }> }

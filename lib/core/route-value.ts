@@ -1,16 +1,22 @@
 // What a route handler returns or throws, made fit to cross from its thread to the main thread
 // without changing what the framework will send. Structured clone and JSON disagree: clone
-// rejects functions and proxies, strips class instances, ignores toJSON() and cannot rebuild a
-// value nested ~2,000 deep, while JSON.stringify (what Fastify serializes with) calls toJSON(),
-// keeps class instances' own fields and drops functions. So a value goes as it is where both
-// agree (the common case, checked without copying), as the plain data JSON would see where they
-// do not, and as JSON text where it is nested too deep for clone.
+// rejects functions and proxies, strips class instances, ignores toJSON(), runs getters (again)
+// and cannot rebuild a value nested ~2,000 deep, while JSON.stringify (what Fastify serializes
+// with) calls toJSON(), keeps class instances' own fields and drops functions. So a value goes as
+// it is where both agree (the common case, checked without copying or running anything), as the
+// plain data JSON would see where they do not (each getter and toJSON run once, as inline), and
+// as JSON text where it is nested too deep for clone. What failed while reading it (a toJSON or a
+// getter that throws) is replayed where the framework would meet it (route-rebuild.ts), so the
+// status and headers set before it, the error handler and the schema decide as they do inline.
 
 import { types } from 'node:util'
 import { FST_MPM_NOT_CLONEABLE } from './errors.js'
-import { kBadStatus } from './thread-reply.js'
+import { serializeError } from './route-error.js'
+import { DEFER, rebuildDeferred, rebuildValue, type Deferred, type Entry, type Rebuilt } from './route-rebuild.js'
 
-export const enum ValueKind { Undefined = 0, Plain = 1, Buffer = 2, Error = 3, Json = 4 }
+export { serializeError, deserializeError, type SerializedError } from './route-error.js'
+
+export const enum ValueKind { Undefined = 0, Plain = 1, Buffer = 2, Error = 3, Json = 4, Deferred = 5, Rebuilt = 6 }
 
 export interface EncodedValue {
   v?: unknown
@@ -23,13 +29,19 @@ export interface EncodedValue {
 export const MAX_CLONE_DEPTH = 1000
 
 class TooDeep extends Error {}
-const OMIT = Symbol('omit')
+export const OMIT = Symbol('omit')
 
-export function encodeRouteValue (value: unknown): EncodedValue {
+/** `strict`: a failure throws (an error's field is then left out) instead of being deferred. */
+export interface ShapeContext { seen: Map<object, unknown>, deferred: boolean, strict: boolean }
+export function shapeContext (strict: boolean): ShapeContext { return { seen: new Map(), deferred: false, strict } }
+
+/** `thrown`: the handler threw it, so it reaches the error handler as the object it is, not as JSON. */
+export function encodeRouteValue (value: unknown, thrown = false): EncodedValue {
   switch (typeof value) {
     case 'undefined': return { vk: ValueKind.Undefined }
-    // JSON.stringify gives undefined for these, so the framework would send no body either.
-    case 'function': case 'symbol': return { vk: ValueKind.Undefined }
+    // Rebuilt on the main thread: the framework treats a function or symbol as inline.
+    case 'function': return { v: rebuiltOf(value, 'f'), vk: ValueKind.Rebuilt }
+    case 'symbol': return { v: { t: 's', d: value.description } satisfies Rebuilt, vk: ValueKind.Rebuilt }
     case 'object': break
     default: return { v: value, vk: ValueKind.Plain }
   }
@@ -38,14 +50,64 @@ export function encodeRouteValue (value: unknown): EncodedValue {
   if (Buffer.isBuffer(value)) return { v: value, vk: ValueKind.Buffer, transfer: wholeBuffer(value) }
   if (ArrayBuffer.isView(value)) return { v: value, vk: ValueKind.Plain, transfer: wholeBuffer(value) }
   if (isCloneSafe(value, 0)) return { v: value, vk: ValueKind.Plain }
-  try {
-    return { v: jsonShape(value, '', 0, new Map()), vk: ValueKind.Plain }
-  } catch (err) {
-    if (!(err instanceof TooDeep)) throw err
+  const stream = streamKind(value)
+  if (stream !== null) {
+    throw new FST_MPM_NOT_CLONEABLE(`the handler ${thrown ? 'threw' : 'returned'} a stream (${stream}); streams cannot cross threads yet, return a Buffer or a string`)
   }
-  // Too deep to clone: JSON text, parsed back (iteratively, so any depth) on the main thread,
-  // where the framework serializes it again exactly as it would have inline.
-  return { v: JSON.stringify(value), vk: ValueKind.Json }
+  // A thrown object reaches the error handler as the object it is (fields read by name, a
+  // toJSON() perhaps never called), so it is rebuilt field by field; returned values and
+  // built-ins (arrays, dates, boxed values) are what the serializer will see.
+  if (thrown && isGeneric(value)) return { v: rebuiltOf(value, 'o'), vk: ValueKind.Rebuilt }
+  const ctx = shapeContext(false)
+  // Fastify reads `payload.buffer` before serializing; through a Proxy around binary data that
+  // read throws, so the framework gets an object whose `buffer` throws the same.
+  if (types.isProxy(value)) {
+    try {
+      void (value as { buffer?: unknown }).buffer
+    } catch (err) {
+      return { v: { t: 'o', e: [['buffer', 0, deferred('g', err, ctx), 1]], dd: 1 } satisfies Rebuilt, vk: ValueKind.Rebuilt }
+    }
+  }
+  let called = false
+  let replaced: unknown
+  try {
+    const toJSON = (value as { toJSON?: unknown }).toJSON
+    if (typeof toJSON === 'function' && !isRealDate(value)) { replaced = toJSON.call(value, ''); called = true }
+  } catch (err) {
+    return { v: deferred('t', err, ctx), vk: ValueKind.Deferred }
+  }
+  // The framework gets an object whose toJSON() gives what this one gave: whatever it is, the
+  // serializer (or a non-JSON content type) treats it as it treats the original.
+  if (called) return { v: { t: 'j', r: encodeResult(replaced) } satisfies Rebuilt, vk: ValueKind.Rebuilt }
+  const shaped = jsonShape(value, '', 0, ctx, false)
+  return { v: shaped, vk: ctx.deferred ? ValueKind.Deferred : ValueKind.Plain }
+}
+
+/** A Date crosses as it is and JSON calls its toJSON() on the main thread; a Proxy around one does not cross. */
+function isRealDate (value: object): boolean {
+  return value instanceof Date && !types.isProxy(value)
+}
+
+/** What a toJSON() returned, to be returned again by its stand-in on the main thread. */
+function encodeResult (result: unknown): EncodedValue {
+  switch (typeof result) {
+    case 'undefined': return { vk: ValueKind.Undefined }
+    case 'function': return { v: rebuiltOf(result, 'f'), vk: ValueKind.Rebuilt }
+    case 'symbol': return { v: { t: 's', d: result.description } satisfies Rebuilt, vk: ValueKind.Rebuilt }
+    case 'object': break
+    default: return { v: result, vk: ValueKind.Plain }
+  }
+  const ctx = shapeContext(false)
+  const shaped = jsonShape(result, '', 0, ctx, true)
+  return { v: shaped, vk: ctx.deferred ? ValueKind.Deferred : ValueKind.Plain }
+}
+
+/** A plain object, a class instance or a Proxy: not an array or a built-in the serializer knows. */
+function isGeneric (value: object): boolean {
+  if (Array.isArray(value)) return false
+  if (types.isProxy(value)) return true
+  return !(value instanceof Date) && !(value instanceof RegExp) && !types.isBoxedPrimitive(value) &&
+    !types.isAnyArrayBuffer(value) && !(value instanceof Map) && !(value instanceof Set)
 }
 
 /** Rebuilds on the main thread what encodeRouteValue sent; errors come back as plain Error objects. */
@@ -56,7 +118,10 @@ export function decodeRouteValue (encoded: { v?: unknown, vk?: ValueKind }): unk
       const bytes = encoded.v as Uint8Array
       return Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength)
     }
+    // run() results nested too deep for clone (mpm.ts); route values carry deep parts as markers.
     case ValueKind.Json: return JSON.parse(encoded.v as string)
+    case ValueKind.Deferred: return rebuildDeferred(encoded.v)
+    case ValueKind.Rebuilt: return rebuildValue(encoded.v as Rebuilt)
     default: return encoded.v
   }
 }
@@ -68,10 +133,21 @@ function wholeBuffer (view: ArrayBufferView): ArrayBuffer | undefined {
     : undefined
 }
 
+/** What Fastify would stream rather than serialize (and an async iterable), or null. */
+function streamKind (value: object): string | null {
+  const fields = value as Record<string | symbol, unknown>
+  if (typeof fields.pipe === 'function') return 'a Node stream'
+  if (typeof fields.getReader === 'function') return 'a web ReadableStream'
+  if (Object.prototype.toString.call(value) === '[object Response]') return 'a Response'
+  if (typeof fields[Symbol.asyncIterator] === 'function') return 'an async iterable'
+  return null
+}
+
 /**
  * True when structured clone delivers a value the framework serializes exactly as the original:
  * plain objects and arrays of primitives, dates and binary data, no toJSON, no proxies, no
- * functions, shallower than MAX_CLONE_DEPTH. A cycle runs into the depth bound and is copied.
+ * functions, no getters, shallower than MAX_CLONE_DEPTH. A cycle runs into the depth bound and
+ * is copied. A field is read through its descriptor, so no getter runs here.
  */
 function isCloneSafe (value: object, depth: number): boolean {
   if (depth > MAX_CLONE_DEPTH || types.isProxy(value)) return false
@@ -81,7 +157,10 @@ function isCloneSafe (value: object, depth: number): boolean {
   }
   const proto = Object.getPrototypeOf(value)
   if (proto === Object.prototype || proto === null) {
-    for (const key of Object.keys(value)) if (!isSafeEntry((value as Record<string, unknown>)[key], depth)) return false
+    for (const key of Object.keys(value)) {
+      const field = Object.getOwnPropertyDescriptor(value, key)
+      if (field === undefined || field.get !== undefined || !isSafeEntry(field.value, depth)) return false
+    }
     return true
   }
   return value instanceof Date || types.isAnyArrayBuffer(value) || (ArrayBuffer.isView(value) && !Buffer.isBuffer(value))
@@ -93,138 +172,163 @@ function isSafeEntry (entry: unknown, depth: number): boolean {
   return type !== 'function' && type !== 'symbol'
 }
 
+/** A failure met while reading a value, kept to be replayed where the framework reads it. */
+function deferred (kind: Deferred[typeof DEFER], err: unknown, ctx: ShapeContext): Deferred {
+  if (ctx.strict) throw err
+  ctx.deferred = true
+  const marker: Deferred = { [DEFER]: kind }
+  if (err instanceof Error) marker.e = serializeError(err, false)
+  else marker.x = jsonShapeOrOmit(err)
+  return marker
+}
+
 /**
- * The data JSON.stringify would see (ECMA-262 SerializeJSONProperty): toJSON() applied, own
- * enumerable fields only, functions and symbols dropped (null inside arrays). Dates, binary data,
- * RegExps and boxed primitives survive clone and serialize the same, so they stay as they are;
- * Maps and Sets serialize as {} whatever they hold. Cycles are kept, so the framework reports them
- * as it would inline.
+ * The data JSON.stringify would see (ECMA-262 SerializeJSONProperty): toJSON() applied once (not
+ * to what it returned), own enumerable fields only, functions and symbols dropped (null inside
+ * arrays). Dates, binary data, RegExps and boxed primitives survive clone and serialize the
+ * same, so they stay as they are. Cycles are kept, so the framework reports them as inline.
  */
-function jsonShape (value: unknown, key: string, depth: number, seen: Map<object, unknown>): unknown {
-  if (value !== null && typeof value === 'object' && !(value instanceof Date) &&
-    typeof (value as { toJSON?: unknown }).toJSON === 'function') {
-    value = (value as { toJSON: (key: string) => unknown }).toJSON(key)
+function jsonShape (value: unknown, key: string, depth: number, ctx: ShapeContext, fromToJSON: boolean): unknown {
+  if (depth > MAX_CLONE_DEPTH && value !== null && typeof value === 'object') return deepPart(value, key, ctx)
+  if (!fromToJSON && value !== null && typeof value === 'object' && !isRealDate(value)) {
+    let replaced: unknown
+    let called = false
+    try {
+      const toJSON = (value as { toJSON?: unknown }).toJSON
+      if (typeof toJSON === 'function') { replaced = toJSON.call(value, key); called = true }
+    } catch (err) {
+      return deferred('t', err, ctx)
+    }
+    // Not inlined: the framework gets an object whose toJSON() gives this result, so whoever
+    // reads the field rather than serializing it (a schema's string, an error handler) sees an object, as inline.
+    if (called) {
+      if (ctx.strict) return jsonShape(replaced, key, depth, ctx, true)
+      ctx.deferred = true
+      return { [DEFER]: 'r', r: encodeResult(replaced) } satisfies Deferred
+    }
   }
   const type = typeof value
   if (type === 'function' || type === 'symbol') return OMIT
   if (value === null || type !== 'object') return value
   const object = value as object
-  if (depth > MAX_CLONE_DEPTH) throw new TooDeep()
-  const copied = seen.get(object)
+  const copied = ctx.seen.get(object)
   if (copied !== undefined) return copied
-  if (!types.isProxy(object)) {
-    if (object instanceof Date || object instanceof RegExp || types.isAnyArrayBuffer(object) ||
-      ArrayBuffer.isView(object) || types.isBoxedPrimitive(object)) return object
-    if (object instanceof Map) return new Map()
-    if (object instanceof Set) return new Set()
-  }
+  if (!types.isProxy(object) && (types.isBoxedPrimitive(object) ? typeof object.valueOf() !== 'symbol'
+    // What toJSON() returned is written as an object even when it is a Date or bytes.
+    : !fromToJSON && (object instanceof Date || object instanceof RegExp || types.isAnyArrayBuffer(object) ||
+      (ArrayBuffer.isView(object) && !Buffer.isBuffer(object))))) return object
   if (Array.isArray(object)) {
     const out: unknown[] = []
-    seen.set(object, out)
+    ctx.seen.set(object, out)
     for (let i = 0; i < object.length; i++) {
-      const entry = jsonShape(object[i], String(i), depth + 1, seen)
+      let entry: unknown
+      try { entry = object[i] } catch (err) { out.push(deferred('g', err, ctx)); continue }
+      entry = jsonShape(entry, String(i), depth + 1, ctx, false)
       out.push(entry === OMIT ? null : entry)
     }
     return out
   }
   const out: Record<string, unknown> = {}
-  seen.set(object, out)
+  ctx.seen.set(object, out)
   for (const name of Object.keys(object)) {
-    const entry = jsonShape((object as Record<string, unknown>)[name], name, depth + 1, seen)
-    if (entry !== OMIT) out[name] = entry
-  }
-  return out
-}
-
-// -- errors ---------------------------------------------------------------------------------------
-
-export interface SerializedError {
-  name: string
-  message: string
-  stack?: string
-  code?: unknown
-  statusCode?: unknown
-  props?: Record<string, unknown>
-  cause?: SerializedError
-  /** The value a handler passed to `reply.code()` that made it throw. */
-  bs?: unknown
-}
-
-/**
- * An Error as data: name, message, stack, `code`, `statusCode`, its own fields as JSON would see
- * them, and its cause. `strict` (a route's answer): a `code` or `statusCode` that cannot cross
- * becomes FST_MPM_NOT_CLONEABLE naming it, rather than an answer that differs from inline;
- * otherwise (log lines) such values are described as text.
- */
-export function serializeError (err: Error, strict = true, depth = 0): SerializedError {
-  const fields = err as unknown as Record<string | symbol, unknown>
-  const out: SerializedError = {
-    name: String(err.name),
-    message: String(err.message),
-    stack: typeof err.stack === 'string' ? err.stack : undefined
-  }
-  // Own enumerable fields in their order (what an error handler that spreads the error sees),
-  // then code and statusCode where they are inherited or hidden (what it reads by name).
-  const own = Object.keys(err)
-  for (const key of own) {
-    if (key === 'stack' || key === 'message') continue
-    const value = crossingField(fields[key], key, strict)
-    if (value === OMIT) continue
-    out.props ??= {}
-    out.props[key] = value
-  }
-  for (const key of ['code', 'statusCode'] as const) {
-    if (own.includes(key) || fields[key] === undefined) continue
-    const value = crossingField(fields[key], key, strict)
-    if (value !== OMIT) out[key] = value
-  }
-  if (err.cause instanceof Error && depth < 3) out.cause = serializeError(err.cause, false, depth + 1)
-  if (fields[kBadStatus] !== undefined) {
-    const plain = plainFieldValue(fields[kBadStatus])
-    out.bs = plain === OMIT ? String(fields[kBadStatus]) : plain
+    let entry: unknown
+    try { entry = (object as Record<string, unknown>)[name] } catch (err) { out[name] = deferred('g', err, ctx); continue }
+    entry = jsonShape(entry, name, depth + 1, ctx, false)
+    if (entry !== OMIT) defineField(out, name, entry)
   }
   return out
 }
 
 /**
- * A field as JSON would see it. `code` and `statusCode` decide the answer, so one that cannot
- * cross fails the answer (strict) rather than silently changing it; in log lines it becomes text.
+ * A part nested deeper than clone can rebuild: JSON text, written here (each toJSON and getter
+ * in it running once) and parsed back on the main thread, where the framework serializes it
+ * again as it would have inline. `JSON.stringify` is given the part under its own key, so a
+ * toJSON() there sees the key it would see inline.
  */
-function crossingField (value: unknown, key: string, strict: boolean): unknown {
-  const plain = plainFieldValue(value)
-  if (plain !== OMIT || (key !== 'code' && key !== 'statusCode')) return plain
-  if (strict) throw new FST_MPM_NOT_CLONEABLE(`error property "${key}" is ${describe(value)}`)
-  return String(value)
-}
-
-export function deserializeError (data: SerializedError): Error {
-  const err = new Error(data.message) as Error & Record<string, unknown>
-  const hidden = (key: string, value: unknown): void => {
-    Object.defineProperty(err, key, { value, enumerable: false, configurable: true, writable: true })
+function deepPart (value: object, key: string, ctx: ShapeContext): unknown {
+  if (ctx.strict) throw new TooDeep()
+  let text: string
+  try {
+    text = JSON.stringify({ [key]: value })
+  } catch (err) {
+    return deferred('t', err, ctx)
   }
-  if (data.props?.name === undefined) hidden('name', data.name)
-  if (data.stack !== undefined) err.stack = data.stack
-  if (data.code !== undefined) hidden('code', data.code)
-  if (data.statusCode !== undefined) hidden('statusCode', data.statusCode)
-  if (data.cause !== undefined) hidden('cause', deserializeError(data.cause))
-  if (data.props !== undefined) Object.assign(err, data.props)
-  return err
+  ctx.deferred = true
+  const marker: Deferred = { [DEFER]: 'j', s: text, k: key }
+  return marker
 }
 
-function describe (value: unknown): string {
-  if (typeof value === 'function') return `a function${value.name !== '' ? ` (${value.name})` : ''}`
-  return typeof value === 'object' ? 'an object that cannot cross threads' : `a ${typeof value}`
+/** `__proto__` and friends become own fields, as JSON.parse would make them. */
+function defineField (out: Record<string, unknown>, name: string, value: unknown): void {
+  if (name === '__proto__') Object.defineProperty(out, name, { value, enumerable: true, writable: true, configurable: true })
+  else out[name] = value
 }
 
-/** An error's own field as JSON would see it; OMIT where JSON would drop it or it cannot cross. */
-function plainFieldValue (value: unknown): unknown {
+/** A value as JSON would see it, for an error's field or a log line: OMIT where JSON drops it or reading it fails. */
+export function jsonShapeOrOmit (value: unknown): unknown {
   const type = typeof value
   if (type === 'function' || type === 'symbol') return OMIT
   if (value === null || type !== 'object') return value
   if (isCloneSafe(value as object, 0)) return value
   try {
-    return jsonShape(value, '', 0, new Map())
+    return jsonShape(value, '', 0, shapeContext(true), false)
   } catch {
     return OMIT
   }
+}
+
+/** A field of a route's error: as JSON would see it, failures in it deferred (ctx.deferred says so). */
+export function shapeField (value: unknown, ctx: ShapeContext): unknown {
+  const type = typeof value
+  if (type === 'function' || type === 'symbol') return OMIT
+  if (value === null || type !== 'object') return value
+  if (isCloneSafe(value as object, 0)) return value
+  return jsonShape(value, '', 0, ctx, false)
+}
+
+// Fields an error handler reads by name, also when they are inherited or not enumerable.
+const READ_BY_NAME = ['message', 'statusCode', 'status', 'code', 'name', 'headers']
+
+/**
+ * A function, or a thrown object, as its own fields: rebuilt on the main thread with the same
+ * fields in order (functions and symbols as ones of its own), the fields an error handler reads
+ * by name, and a toJSON() that gives what this one gave.
+ */
+function rebuiltOf (value: object, t: 'f' | 'o'): Rebuilt {
+  const ctx = shapeContext(false)
+  const entries: Entry[] = []
+  const fields = value as Record<string, unknown>
+  let keys: string[]
+  try { keys = Object.keys(value) } catch { keys = [] }
+  const add = (key: string, field: unknown, hidden: boolean): void => {
+    let entry: Entry
+    if (typeof field === 'function') entry = [key, 1]
+    else if (typeof field === 'symbol') entry = [key, 2, field.description]
+    else entry = [key, 0, shapeField(field, ctx)]
+    if (hidden) entry[3] = 1
+    entries.push(entry)
+  }
+  for (const key of keys) {
+    let field: unknown
+    try { field = fields[key] } catch (err) { entries.push([key, 0, deferred('g', err, ctx)]); continue }
+    add(key, field, false)
+  }
+  if (t === 'o') {
+    for (const key of READ_BY_NAME) {
+      if (keys.includes(key)) continue
+      try {
+        if (key in value && fields[key] !== undefined) add(key, fields[key], true)
+      } catch {}
+    }
+  }
+  const out: Rebuilt = { t, e: entries }
+  if (ctx.deferred) out.dd = 1
+  if (t === 'f') out.d = (value as { name?: string }).name
+  try {
+    const toJSON = fields.toJSON
+    if (typeof toJSON === 'function') out.j = encodeResult(toJSON.call(value, ''))
+  } catch (err) {
+    out.j = { v: deferred('t', err, shapeContext(false)), vk: ValueKind.Deferred }
+  }
+  return out
 }

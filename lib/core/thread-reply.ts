@@ -4,6 +4,8 @@
 // real reply and the framework applies its own rules to them: moving a handler into a thread
 // must not change what the client gets.
 
+import createError from '@fastify/error'
+import { encodeHeaderValue } from './stand-in.js'
 import type { HeaderValue, OffloadReply } from './types.js'
 
 /** One reply call, replayed in order on the main thread. */
@@ -21,6 +23,10 @@ export interface ReplyStart {
 /** Marks the error `code()` throws, so the main thread can ask the real reply for its own error. */
 export const kBadStatus = Symbol.for('fastify-mpm.badStatus')
 
+// Fastify's own error for a bad status, built the way Fastify builds it (same name, code, fields
+// and message), so a handler that catches it sees what it would see inline.
+const FST_ERR_BAD_STATUS_CODE = createError('FST_ERR_BAD_STATUS_CODE', 'Called reply with an invalid status code: %s', 500)
+
 export class ThreadReply implements OffloadReply {
   readonly calls: ReplyCall[] = []
   #statusCode: number
@@ -35,14 +41,16 @@ export class ThreadReply implements OffloadReply {
   set statusCode (code: number) { this.code(code) }
 
   code (code: number): this {
+    // Coerced here, once, as Fastify does (`+code`): the number replays exactly, and an object
+    // with a valueOf() need not cross.
     const statusCode = +code
     if (!(statusCode >= 100 && statusCode <= 599)) {
-      const err = new Error(`Called reply with an invalid status code: ${String(code)}`) as Error & { [kBadStatus]: unknown }
+      const err = new FST_ERR_BAD_STATUS_CODE(code || String(code)) as unknown as Error & { [kBadStatus]: unknown }
       err[kBadStatus] = code
       throw err
     }
     this.#statusCode = statusCode
-    this.calls.push([ReplyOp.Code, code])
+    this.calls.push([ReplyOp.Code, statusCode])
     return this
   }
 
@@ -62,7 +70,7 @@ export class ThreadReply implements OffloadReply {
     } else {
       headers[key] = value
     }
-    this.calls.push([ReplyOp.Header, key, value])
+    this.calls.push([ReplyOp.Header, key, encodeHeaderValue(value)])
     return this
   }
 
@@ -73,7 +81,7 @@ export class ThreadReply implements OffloadReply {
 
   type (contentType: string): this {
     this.#headers['content-type'] = contentType
-    this.calls.push([ReplyOp.Type, contentType])
+    this.calls.push([ReplyOp.Type, encodeHeaderValue(contentType)])
     return this
   }
 

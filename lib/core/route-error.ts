@@ -1,0 +1,139 @@
+// A thrown or returned Error as data, and back. The main thread hands the framework a plain Error
+// carrying what a handler or error handler can read: name, message (enumerable when it was),
+// stack, `code`, `statusCode`, `cause` (an Error, or any other value as JSON would see it), the
+// error's own fields in their order, and `headers` whose values convert to text as the originals
+// did (stand-in.ts). `code()`'s own error is replaced by the real reply's.
+
+import { FST_MPM_NOT_CLONEABLE } from './errors.js'
+import { DEFER, rebuildDeferred, type Deferred } from './route-rebuild.js'
+import { jsonShapeOrOmit, OMIT, shapeContext, shapeField, type ShapeContext } from './route-value.js'
+import { decodeHeaderBag, decodeHeaderValue, encodeHeaderBag, encodeHeaderValue } from './stand-in.js'
+import { kBadStatus } from './thread-reply.js'
+
+/** The value a handler passed to `reply.code()`: as it was when primitive (`p`), and Fastify's message for it. */
+export interface BadStatus { p: boolean, c?: unknown, m: string }
+
+export interface SerializedError {
+  name: string
+  message: string
+  stack?: string
+  code?: unknown
+  statusCode?: unknown
+  props?: Record<string, unknown>
+  cause?: SerializedError
+  /** A cause that is not an Error, as JSON would see it (`hc`: there is one). */
+  cv?: unknown
+  hc?: 1
+  /** `message` is an own enumerable field. */
+  me?: 1
+  /** props.headers holds encoded header values. */
+  hh?: 1
+  /** `code`/`statusCode` fields that are stand-ins (stand-in.ts): objects, functions, symbols. */
+  sv?: string[]
+  /** Failures met reading the fields (route-rebuild.ts), replayed where they were met. */
+  dd?: 1
+  bs?: BadStatus
+}
+
+/**
+ * `strict` (a route's answer): a `code` or `statusCode` that is not plain data crosses as a
+ * stand-in that converts as it did, a field whose getter or toJSON() throws throws again where it
+ * is read; otherwise (log lines) such values are described as text or left out.
+ */
+export function serializeError (err: Error, strict = true, depth = 0): SerializedError {
+  const fields = err as unknown as Record<string | symbol, unknown>
+  const ctx = strict ? shapeContext(false) : undefined
+  const out: SerializedError = {
+    name: String(err.name),
+    message: String(err.message),
+    stack: typeof err.stack === 'string' ? err.stack : undefined
+  }
+  // Own enumerable fields in their order (what an error handler that spreads the error sees),
+  // then code and statusCode where they are inherited or hidden (what it reads by name).
+  const own = Object.keys(err)
+  for (const key of own) {
+    if (key === 'stack') continue
+    if (key === 'message') out.me = 1
+    let value: unknown
+    try {
+      value = fields[key]
+    } catch (err) {
+      if (ctx === undefined) continue
+      value = { [DEFER]: 'g', e: err instanceof Error ? serializeError(err, false) : undefined, x: err instanceof Error ? undefined : String(err) } satisfies Deferred
+      ctx.deferred = true
+      out.props ??= {}
+      out.props[key] = value
+      continue
+    }
+    if (key === 'headers' && ctx !== undefined) {
+      const bag = encodeHeaderBag(value)
+      if (bag !== value) out.hh = 1
+      value = bag !== value ? bag : crossingField(value, key, ctx, out)
+    } else {
+      value = crossingField(value, key, ctx, out)
+    }
+    if (value === OMIT) continue
+    out.props ??= {}
+    out.props[key] = value
+  }
+  for (const key of ['code', 'statusCode'] as const) {
+    if (own.includes(key) || fields[key] === undefined) continue
+    const value = crossingField(fields[key], key, ctx, out)
+    if (value !== OMIT) out[key] = value
+  }
+  if (ctx?.deferred === true) out.dd = 1
+  if ('cause' in err && !own.includes('cause')) {
+    const cause = err.cause
+    if (cause instanceof Error) {
+      if (depth < 3) out.cause = serializeError(cause, false, depth + 1)
+    } else {
+      const plain = jsonShapeOrOmit(cause)
+      out.hc = 1
+      if (plain !== OMIT) out.cv = plain
+    }
+  }
+  if (kBadStatus in fields) {
+    const code = fields[kBadStatus]
+    const primitive = code === null || (typeof code !== 'object' && typeof code !== 'function' && typeof code !== 'symbol')
+    out.bs = primitive ? { p: true, c: code, m: out.message } : { p: false, m: out.message }
+  }
+  return out
+}
+
+/**
+ * A field as JSON would see it. `code` and `statusCode` decide the answer: one that is not plain
+ * data crosses as a stand-in (route answers) or as text (log lines).
+ */
+function crossingField (value: unknown, key: string, ctx: ShapeContext | undefined, out: SerializedError): unknown {
+  const byName = key === 'code' || key === 'statusCode'
+  if (byName && value !== null && (typeof value === 'object' || typeof value === 'function' || typeof value === 'symbol')) {
+    if (ctx === undefined) return typeof value === 'symbol' ? value.toString() : jsonShapeOrOmit(value) === OMIT ? String(value) : jsonShapeOrOmit(value)
+    ;(out.sv ??= []).push(key)
+    return encodeHeaderValue(value)
+  }
+  return ctx === undefined ? jsonShapeOrOmit(value) : shapeField(value, ctx)
+}
+
+export function deserializeError (data: SerializedError): Error {
+  const err = new Error(data.message) as Error & Record<string, unknown>
+  const hidden = (key: string, value: unknown): void => {
+    Object.defineProperty(err, key, { value, enumerable: false, configurable: true, writable: true })
+  }
+  // An own enumerable message comes back through props, in its place among the fields.
+  if (data.me === 1) delete (err as { message?: string }).message
+  if (data.props === undefined || !Object.hasOwn(data.props, 'name')) hidden('name', data.name)
+  if (data.stack !== undefined) err.stack = data.stack
+  if (data.code !== undefined) hidden('code', data.code)
+  if (data.statusCode !== undefined) hidden('statusCode', data.statusCode)
+  if (data.cause !== undefined) hidden('cause', deserializeError(data.cause))
+  else if (data.hc === 1) hidden('cause', data.cv)
+  if (data.props !== undefined) {
+    for (const key of Object.keys(data.props)) {
+      Object.defineProperty(err, key, { value: data.props[key], enumerable: true, writable: true, configurable: true })
+    }
+    if (data.hh === 1) err.headers = decodeHeaderBag(err.headers)
+  }
+  for (const key of data.sv ?? []) err[key] = decodeHeaderValue(err[key])
+  if (data.dd === 1) rebuildDeferred(err)
+  return err
+}

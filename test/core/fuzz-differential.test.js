@@ -1,0 +1,182 @@
+// The offload() contract, fuzzed: fast-check generates small handler "programs" (reply calls,
+// request reads, a value returned or thrown, over every value kind a handler can make) and one
+// handler (test/fixtures/handlers/programs.js) interprets each, inline and through offload(), on
+// one Fastify app: plain, under a response schema, and inside a plugin with its own error handler
+// and an onRequest hook. Status, headers and body bytes must match, or the difference must be one
+// README lists, matched by a named predicate below. Seeded; a failure prints the seed and the
+// shrunk program. FUZZ_RUNS / FUZZ_SEEDS override the size; FUZZ_TALLY=1 counts every difference
+// kind instead of stopping at the first (for exploring, not for npm test).
+import { after, before, describe, test } from 'node:test'
+import assert from 'node:assert/strict'
+import Fastify from 'fastify'
+import fc from 'fast-check'
+import mpm, { offload } from 'fastify-mpm'
+import { captureLogs } from '../helpers/logs.js'
+import { run as inlineRun } from '../fixtures/handlers/programs.js'
+import { programArb } from './fuzz-programs.js'
+
+const PROGRAMS = new URL('../fixtures/handlers/programs.js', import.meta.url)
+const SEEDS = (process.env.FUZZ_SEEDS ?? '1616,2026,77').split(',').map(Number)
+const RUNS = Number(process.env.FUZZ_RUNS ?? 250)
+
+// Headers that legitimately differ between two requests, whichever way they are answered: the
+// clock, and the connection handling light-my-request reports. Nothing else is excluded.
+const IGNORED_HEADERS = new Set(['date', 'connection', 'keep-alive'])
+
+const SCHEMA = {
+  response: {
+    '2xx': {
+      type: 'object',
+      properties: { a: {}, n: { type: 'number' }, s: { type: 'string' }, list: { type: 'array' } }
+    }
+  }
+}
+
+/** Every part of a program description, walked: does any value in it match `test`? */
+function mentions (program, test) {
+  const walk = (node) => Array.isArray(node) ? (test(node) || node.some(walk)) : (node !== null && typeof node === 'object' ? Object.values(node).some(walk) : false)
+  return walk(program)
+}
+
+/**
+ * Differences README's "what still differs" lists, each matched narrowly: the program has the
+ * named feature AND the offloaded answer is the documented one. Anything else is undocumented.
+ */
+export const DOCUMENTED = [
+  {
+    name: 'streams cannot be returned from a thread',
+    readme: 'a handler that returns a stream (a Node Readable, a web ReadableStream, an async generator) is answered 500 FST_MPM_NOT_CLONEABLE naming the route',
+    matches: (program, inline, offloaded) => program.end[1][0] === 'stream' &&
+      offloaded.status === 500 && /FST_MPM_NOT_CLONEABLE/.test(offloaded.body) && /(returned|threw) a stream/.test(offloaded.body)
+  },
+  {
+    name: 'a response schema does not see fields JSON.stringify would not',
+    readme: 'under a response schema, fields JSON.stringify does not see (a class instance\'s prototype getters, non-enumerable own fields) are not serialized: what crosses threads is the data JSON.stringify sees',
+    matches: (program, inline, offloaded) => program.mount === 's' && inline.status === offloaded.status &&
+      mentions(program.end[1], (node) => node[2] === 'h' || node[0] === 'cls')
+  },
+  {
+    name: 'null-prototype objects inside a thrown value arrive with a prototype',
+    readme: 'an object without a prototype inside a thrown value or an error\'s fields (`req.query`, `Object.create(null)`) arrives with Object\'s (structured clone gives it one), so `String()` of it gives "[object Object]" where inline it throws',
+    matches: (program, inline) => program.end[0] === 'throw' && /Cannot convert object to primitive value/.test(inline.body) &&
+      mentions(program.end[1], (node) => node[0] === 'nullproto' || (node[0] === 'req' && (node[1] === 'query' || node[1] === 'params')))
+  }
+]
+
+/**
+ * Cases where Fastify itself fails on the inline side, excluded: its error path throws inside
+ * itself ("cb is not a function" from the default error handler given a thrown non-Error object
+ * whose fields throw or that has no usable prototype), or it answers 200 with an error body
+ * (`"error":"OK"`: its own error handling failed while sending one). What offload() answers then
+ * is not a contract anyone can rely on.
+ */
+function fastifyFailsInline (inline) {
+  return /cb is not a function/.test(inline.body) || (inline.status === 200 && /"error":"OK"/.test(inline.body))
+}
+
+function classify (program, inline, offloaded) {
+  try {
+    assert.deepEqual(offloaded, inline)
+    return null
+  } catch {}
+  if (fastifyFailsInline(inline)) return 'fastify fails inline (excluded)'
+  for (const known of DOCUMENTED) if (known.matches(program, inline, offloaded)) return known.name
+  return 'undocumented'
+}
+
+async function buildApp () {
+  const logs = captureLogs()
+  const app = Fastify({ logger: { level: 'fatal', stream: logs.stream } })
+  await app.register(mpm, { threads: 2, taskTimeout: 10_000 })
+  for (const [side, handler] of [['inline', inlineRun], ['off', offload(PROGRAMS, { export: 'run' })]]) {
+    app.post(`/${side}/p/:p`, handler)
+    app.post(`/${side}/s/:p`, { schema: SCHEMA }, handler)
+    await app.register(async (scope) => {
+      scope.addHook('onRequest', async (req, reply) => { reply.header('x-hook', 'from-hook').header('set-cookie', 'h=0') })
+      scope.setErrorHandler(async (err, req, reply) => {
+        reply.code(err?.statusCode >= 400 && err?.statusCode < 600 ? err.statusCode : 500)
+        const isObject = err !== null && (typeof err === 'object' || typeof err === 'function')
+        return {
+          type: typeof err,
+          isError: err instanceof Error,
+          name: isObject ? String(err.name) : null,
+          keys: isObject ? Object.keys(err) : null,
+          message: isObject ? String(err.message) : null,
+          code: isObject ? String(err.code) : null,
+          cause: isObject && 'cause' in err ? String(err.cause) : null,
+          serialization: isObject && err.serialization !== undefined
+        }
+      })
+      scope.post(`/${side}/e/:p`, handler)
+    })
+  }
+  await app.ready()
+  return app
+}
+
+async function answer (app, side, program) {
+  const res = await app.inject({
+    method: 'POST',
+    url: `/${side}/${program.mount}/pv?q=1&q=2&r=%C3%A9`,
+    payload: JSON.stringify(program),
+    headers: { 'content-type': 'application/json', 'x-a': 'from-client' }
+  })
+  const headers = {}
+  for (const [name, value] of Object.entries(res.headers)) if (!IGNORED_HEADERS.has(name)) headers[name] = value
+  return { status: res.statusCode, headers, body: res.rawPayload.toString('latin1') }
+}
+
+describe('fuzzed differential: generated handler programs answer alike inline and offloaded', { timeout: 180_000 }, () => {
+  let app
+  before(async () => { app = await buildApp() })
+  after(async () => { await app?.close() })
+
+  if (process.env.FUZZ_TALLY === '1') {
+    test('tally of difference kinds (exploration)', async () => {
+      const tally = new Map()
+      for (const seed of SEEDS) {
+        for (const program of fc.sample(programArb, { seed, numRuns: RUNS })) {
+          const inline = await answer(app, 'inline', program)
+          const offloaded = await answer(app, 'off', program)
+          const kind = classify(program, inline, offloaded)
+          if (kind === null) continue
+          const entry = tally.get(kind) ?? { n: 0, examples: [] }
+          entry.n++
+          if (entry.examples.length < 400) entry.examples.push({ program, inline, offloaded })
+          tally.set(kind, entry)
+        }
+      }
+      const { writeFileSync } = await import('node:fs')
+      writeFileSync('/tmp/fuzz-tally.json', JSON.stringify([...tally], null, 1))
+      for (const [kind, { n }] of tally) console.log(kind, n)
+    })
+    return
+  }
+
+  for (const seed of SEEDS) {
+    test(`seed ${seed}: ${RUNS} programs, 0 undocumented differences`, async () => {
+      const property = fc.asyncProperty(programArb, async (program) => {
+        const inline = await answer(app, 'inline', program)
+        const offloaded = await answer(app, 'off', program)
+        const kind = classify(program, inline, offloaded)
+        if (kind === 'undocumented') {
+          throw new Error(`answers differ\n  inline:    ${JSON.stringify(inline).slice(0, 600)}\n  offloaded: ${JSON.stringify(offloaded).slice(0, 600)}`)
+        }
+      })
+      const result = await fc.check(property, { seed, numRuns: RUNS })
+      if (result.failed) {
+        assert.fail(`seed ${seed} (path ${result.counterexamplePath}): shrunk program\n${JSON.stringify(result.counterexample[0])}\n${result.errorInstance?.message ?? result.error}`)
+      }
+    })
+  }
+
+  test('nothing crashed or replaced a thread, nothing is left busy', async () => {
+    const stats = app.mpm.stats()
+    assert.ok(stats.completed + stats.failed >= RUNS, `completed ${stats.completed} + failed ${stats.failed}`)
+    assert.equal(stats.crashed, 0)
+    assert.equal(stats.threadExits, 0)
+    assert.equal(stats.busy, 0)
+  })
+})
+
+export { mentions }
