@@ -81,17 +81,17 @@ export function serializeError (err: Error, strict = true, depth = 0): Serialize
     const value = crossingField(fields[key], key, ctx, out)
     if (value !== OMIT) out[key] = value
   }
-  if (ctx?.deferred === true) out.dd = 1
   if ('cause' in err && !own.includes('cause')) {
     const cause = err.cause
     if (cause instanceof Error) {
       if (depth < 3) out.cause = serializeError(cause, false, depth + 1)
     } else {
-      const plain = jsonShapeOrOmit(cause)
+      const plain = ctx === undefined ? jsonShapeOrOmit(cause) : shapeField(cause, ctx)
       out.hc = 1
       if (plain !== OMIT) out.cv = plain
     }
   }
+  if (ctx?.deferred === true) out.dd = 1
   if (kBadStatus in fields) {
     const code = fields[kBadStatus]
     const primitive = code === null || (typeof code !== 'object' && typeof code !== 'function' && typeof code !== 'symbol')
@@ -126,7 +126,11 @@ export function deserializeError (data: SerializedError): Error {
   if (data.code !== undefined) hidden('code', data.code)
   if (data.statusCode !== undefined) hidden('statusCode', data.statusCode)
   if (data.cause !== undefined) hidden('cause', deserializeError(data.cause))
-  else if (data.hc === 1) hidden('cause', data.cv)
+  else if (data.hc === 1) {
+    const box = { cause: data.cv }
+    if (data.dd === 1) rebuildDeferred(box)
+    hidden('cause', box.cause)
+  }
   if (data.props !== undefined) {
     for (const key of Object.keys(data.props)) {
       Object.defineProperty(err, key, { value: data.props[key], enumerable: true, writable: true, configurable: true })

@@ -82,7 +82,8 @@ export function rebuildDeferred (root: unknown): unknown {
     if (seen.has(node)) continue
     seen.add(node)
     for (const key of Object.keys(node)) {
-      const value = node[key]
+      // Through the descriptor: a getter put back here must not run now.
+      const value = Object.getOwnPropertyDescriptor(node, key)?.value
       if (isMarker(value)) {
         if (value[DEFER] === 'r') {
           Object.defineProperty(node, key, { value: { toJSON: resultOf(value.r as EncodedValue) }, enumerable: true, writable: true, configurable: true })
