@@ -6,7 +6,7 @@
 
 import { FST_MPM_NOT_CLONEABLE } from './errors.js'
 import { DEFER, rebuildDeferred, type Deferred } from './route-rebuild.js'
-import { jsonShapeOrOmit, OMIT, shapeContext, shapeField, type ShapeContext } from './route-value.js'
+import { defineField, jsonShapeOrOmit, OMIT, shapeContext, shapeField, type ShapeContext } from './route-value.js'
 import { decodeHeaderBag, decodeHeaderValue, encodeHeaderBag, encodeHeaderValue } from './stand-in.js'
 import { kBadStatus } from './thread-reply.js'
 
@@ -24,6 +24,11 @@ export interface SerializedError {
   /** A cause that is not an Error, as JSON would see it (`hc`: there is one). */
   cv?: unknown
   hc?: 1
+  /** A cause that is a symbol (its description), or a function. */
+  cy?: string
+  cf?: 1
+  /** Reading `stack` threw this message. */
+  sf?: string
   /** `message` is an own enumerable field. */
   me?: 1
   /** props.headers holds encoded header values. */
@@ -44,9 +49,16 @@ export function serializeError (err: Error, strict = true, depth = 0): Serialize
   const fields = err as unknown as Record<string | symbol, unknown>
   const ctx = strict ? shapeContext(false) : undefined
   const out: SerializedError = {
-    name: String(err.name),
-    message: String(err.message),
-    stack: typeof err.stack === 'string' ? err.stack : undefined
+    name: textOf(err, 'name'),
+    message: textOf(err, 'message'),
+    stack: undefined
+  }
+  // V8 formats the stack on first read, through the message: a message getter that throws makes
+  // reading the stack throw, here and (replayed) on the main thread.
+  try {
+    if (typeof err.stack === 'string') out.stack = err.stack
+  } catch (failure) {
+    out.sf = failure instanceof Error ? textOf(failure, 'message') : String(failure)
   }
   // Own enumerable fields in their order (what an error handler that spreads the error sees),
   // then code and statusCode where they are inherited or hidden (what it reads by name).
@@ -61,8 +73,7 @@ export function serializeError (err: Error, strict = true, depth = 0): Serialize
       if (ctx === undefined) continue
       value = { [DEFER]: 'g', e: err instanceof Error ? serializeError(err, false) : undefined, x: err instanceof Error ? undefined : String(err) } satisfies Deferred
       ctx.deferred = true
-      out.props ??= {}
-      out.props[key] = value
+      defineField(out.props ??= {}, key, value)
       continue
     }
     if (key === 'headers' && ctx !== undefined) {
@@ -73,8 +84,7 @@ export function serializeError (err: Error, strict = true, depth = 0): Serialize
       value = crossingField(value, key, ctx, out)
     }
     if (value === OMIT) continue
-    out.props ??= {}
-    out.props[key] = value
+    defineField(out.props ??= {}, key, value)
   }
   for (const key of ['code', 'statusCode'] as const) {
     if (own.includes(key) || fields[key] === undefined) continue
@@ -86,9 +96,13 @@ export function serializeError (err: Error, strict = true, depth = 0): Serialize
     if (cause instanceof Error) {
       if (depth < 3) out.cause = serializeError(cause, false, depth + 1)
     } else {
-      const plain = ctx === undefined ? jsonShapeOrOmit(cause) : shapeField(cause, ctx)
       out.hc = 1
-      if (plain !== OMIT) out.cv = plain
+      if (typeof cause === 'symbol') out.cy = cause.description ?? ''
+      else if (typeof cause === 'function') out.cf = 1
+      else {
+        const plain = ctx === undefined ? jsonShapeOrOmit(cause) : shapeField(cause, ctx)
+        if (plain !== OMIT) out.cv = plain
+      }
     }
   }
   if (ctx?.deferred === true) out.dd = 1
@@ -98,6 +112,15 @@ export function serializeError (err: Error, strict = true, depth = 0): Serialize
     out.bs = primitive ? { p: true, c: code, m: out.message } : { p: false, m: out.message }
   }
   return out
+}
+
+/** `String(err[key])`, or '' when reading it throws (an own field that does is replayed through props). */
+function textOf (err: Error, key: 'name' | 'message'): string {
+  try {
+    return String(err[key])
+  } catch {
+    return ''
+  }
 }
 
 /**
@@ -123,11 +146,15 @@ export function deserializeError (data: SerializedError): Error {
   if (data.me === 1) delete (err as { message?: string }).message
   if (data.props === undefined || !Object.hasOwn(data.props, 'name')) hidden('name', data.name)
   if (data.stack !== undefined) err.stack = data.stack
+  else if (data.sf !== undefined) {
+    const failure = new Error(data.sf)
+    Object.defineProperty(err, 'stack', { get () { throw failure }, enumerable: false, configurable: true })
+  }
   if (data.code !== undefined) hidden('code', data.code)
   if (data.statusCode !== undefined) hidden('statusCode', data.statusCode)
   if (data.cause !== undefined) hidden('cause', deserializeError(data.cause))
   else if (data.hc === 1) {
-    const box = { cause: data.cv }
+    const box = { cause: data.cy !== undefined ? Symbol(data.cy) : data.cf === 1 ? function () {} : data.cv }
     if (data.dd === 1) rebuildDeferred(box)
     hidden('cause', box.cause)
   }

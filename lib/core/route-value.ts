@@ -47,9 +47,13 @@ export function encodeRouteValue (value: unknown, thrown = false): EncodedValue 
   }
   if (value === null) return { v: null, vk: ValueKind.Plain }
   if (value instanceof Error) return { v: serializeError(value), vk: ValueKind.Error }
-  if (Buffer.isBuffer(value)) return { v: value, vk: ValueKind.Buffer, transfer: wholeBuffer(value) }
-  if (ArrayBuffer.isView(value)) return { v: value, vk: ValueKind.Plain, transfer: wholeBuffer(value) }
-  if (isCloneSafe(value, 0)) return { v: value, vk: ValueKind.Plain }
+  const proxy = types.isProxy(value)
+  // Buffer.isBuffer() is an instanceof check, true for a Proxy around a Buffer too.
+  if (!proxy) {
+    if (Buffer.isBuffer(value)) return { v: value, vk: ValueKind.Buffer, transfer: wholeBuffer(value) }
+    if (ArrayBuffer.isView(value)) return { v: value, vk: ValueKind.Plain, transfer: wholeBuffer(value) }
+    if (isCloneSafe(value, 0)) return { v: value, vk: ValueKind.Plain }
+  }
   const stream = streamKind(value)
   if (stream !== null) {
     throw new FST_MPM_NOT_CLONEABLE(`the handler ${thrown ? 'threw' : 'returned'} a stream (${stream}); streams cannot cross threads yet, return a Buffer or a string`)
@@ -59,14 +63,9 @@ export function encodeRouteValue (value: unknown, thrown = false): EncodedValue 
   // built-ins (arrays, dates, boxed values) are what the serializer will see.
   if (thrown && isGeneric(value)) return { v: rebuiltOf(value, 'o'), vk: ValueKind.Rebuilt }
   const ctx = shapeContext(false)
-  // Fastify reads `payload.buffer` before serializing; through a Proxy around binary data that
-  // read throws, so the framework gets an object whose `buffer` throws the same.
-  if (types.isProxy(value)) {
-    try {
-      void (value as { buffer?: unknown }).buffer
-    } catch (err) {
-      return { v: { t: 'o', e: [['buffer', 0, deferred('g', err, ctx), 1]], dd: 1 } satisfies Rebuilt, vk: ValueKind.Rebuilt }
-    }
+  if (proxy) {
+    const failing = failingBuffer(value, ctx)
+    if (failing !== undefined) return { v: { t: 'o', e: [failing], dd: 1 } satisfies Rebuilt, vk: ValueKind.Rebuilt }
   }
   let called = false
   let replaced: unknown
@@ -81,6 +80,19 @@ export function encodeRouteValue (value: unknown, thrown = false): EncodedValue 
   if (called) return { v: { t: 'j', r: encodeResult(replaced) } satisfies Rebuilt, vk: ValueKind.Rebuilt }
   const shaped = jsonShape(value, '', 0, ctx, false)
   return { v: shaped, vk: ctx.deferred ? ValueKind.Deferred : ValueKind.Plain }
+}
+
+/**
+ * Fastify reads `payload.buffer` before serializing; through a Proxy around binary data that
+ * read throws, so the framework gets an object whose `buffer` throws the same.
+ */
+function failingBuffer (value: object, ctx: ShapeContext): Entry | undefined {
+  try {
+    void (value as { buffer?: unknown }).buffer
+  } catch (err) {
+    return ['buffer', 0, deferred('g', err, ctx), 1]
+  }
+  return undefined
 }
 
 /** A Date crosses as it is and JSON calls its toJSON() on the main thread; a Proxy around one does not cross. */
@@ -217,6 +229,10 @@ function jsonShape (value: unknown, key: string, depth: number, ctx: ShapeContex
     // What toJSON() returned is written as an object even when it is a Date or bytes.
     : !fromToJSON && (object instanceof Date || object instanceof RegExp || types.isAnyArrayBuffer(object) ||
       (ArrayBuffer.isView(object) && !Buffer.isBuffer(object))))) return object
+  // A Map or Set is written `{}` by JSON; an empty one crosses and still reads as a Map or Set.
+  if (!types.isProxy(object) && (object instanceof Map || object instanceof Set) && Object.keys(object).length === 0) {
+    return object instanceof Map ? new Map() : new Set()
+  }
   if (Array.isArray(object)) {
     const out: unknown[] = []
     ctx.seen.set(object, out)
@@ -232,7 +248,7 @@ function jsonShape (value: unknown, key: string, depth: number, ctx: ShapeContex
   ctx.seen.set(object, out)
   for (const name of Object.keys(object)) {
     let entry: unknown
-    try { entry = (object as Record<string, unknown>)[name] } catch (err) { out[name] = deferred('g', err, ctx); continue }
+    try { entry = (object as Record<string, unknown>)[name] } catch (err) { defineField(out, name, deferred('g', err, ctx)); continue }
     entry = jsonShape(entry, name, depth + 1, ctx, false)
     if (entry !== OMIT) defineField(out, name, entry)
   }
@@ -259,7 +275,7 @@ function deepPart (value: object, key: string, ctx: ShapeContext): unknown {
 }
 
 /** `__proto__` and friends become own fields, as JSON.parse would make them. */
-function defineField (out: Record<string, unknown>, name: string, value: unknown): void {
+export function defineField (out: Record<string, unknown>, name: string, value: unknown): void {
   if (name === '__proto__') Object.defineProperty(out, name, { value, enumerable: true, writable: true, configurable: true })
   else out[name] = value
 }
@@ -320,6 +336,10 @@ function rebuiltOf (value: object, t: 'f' | 'o'): Rebuilt {
         if (key in value && fields[key] !== undefined) add(key, fields[key], true)
       } catch {}
     }
+  }
+  if (types.isProxy(value) && !keys.includes('buffer')) {
+    const failing = failingBuffer(value, ctx)
+    if (failing !== undefined) entries.push(failing)
   }
   const out: Rebuilt = { t, e: entries }
   if (ctx.deferred) out.dd = 1

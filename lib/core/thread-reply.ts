@@ -23,6 +23,8 @@ export interface ReplyStart {
 /** Marks the error `code()` throws, so the main thread can ask the real reply for its own error. */
 export const kBadStatus = Symbol.for('fastify-mpm.badStatus')
 
+const kReplyHeaders = Symbol('fastify.reply.headers')
+
 // Fastify's own error for a bad status, built the way Fastify builds it (same name, code, fields
 // and message), so a handler that catches it sees what it would see inline.
 const FST_ERR_BAD_STATUS_CODE = createError('FST_ERR_BAD_STATUS_CODE', 'Called reply with an invalid status code: %s', 500)
@@ -30,11 +32,11 @@ const FST_ERR_BAD_STATUS_CODE = createError('FST_ERR_BAD_STATUS_CODE', 'Called r
 export class ThreadReply implements OffloadReply {
   readonly calls: ReplyCall[] = []
   #statusCode: number
-  readonly #headers: Record<string, unknown>
+  readonly [kReplyHeaders]: Record<string, any>
 
   constructor (start: ReplyStart | undefined) {
     this.#statusCode = start?.sc ?? 200
-    this.#headers = start?.h ?? {}
+    this[kReplyHeaders] = start?.h ?? {}
   }
 
   get statusCode (): number { return this.#statusCode }
@@ -56,19 +58,23 @@ export class ThreadReply implements OffloadReply {
 
   status (code: number): this { return this.code(code) }
 
+  // Fastify's header() line for line, down to the expressions: a TypeError it throws (a
+  // set-cookie that is not a string or an array) then carries the same message as inline.
   header (key: string, value: unknown = ''): this {
     key = key.toLowerCase()
-    const headers = this.#headers
-    const current = headers[key]
-    if (Boolean(current) && key === 'set-cookie') {
-      const list = typeof current === 'string' ? [current] : current as unknown[]
-      if (Array.isArray(value)) list.push(...value)
-      else list.push(value)
-      headers[key] = list
+    if (this[kReplyHeaders][key] && key === 'set-cookie') {
+      if (typeof this[kReplyHeaders][key] === 'string') {
+        this[kReplyHeaders][key] = [this[kReplyHeaders][key]]
+      }
+      if (Array.isArray(value)) {
+        Array.prototype.push.apply(this[kReplyHeaders][key], value)
+      } else {
+        this[kReplyHeaders][key].push(value)
+      }
     } else if (key === 'set-cookie' && Array.isArray(value)) {
-      headers[key] = value.slice()
+      this[kReplyHeaders][key] = value.slice()
     } else {
-      headers[key] = value
+      this[kReplyHeaders][key] = value
     }
     this.calls.push([ReplyOp.Header, key, encodeHeaderValue(value)])
     return this
@@ -80,18 +86,18 @@ export class ThreadReply implements OffloadReply {
   }
 
   type (contentType: string): this {
-    this.#headers['content-type'] = contentType
+    this[kReplyHeaders]['content-type'] = contentType
     this.calls.push([ReplyOp.Type, encodeHeaderValue(contentType)])
     return this
   }
 
-  getHeader (key: string): HeaderValue | undefined { return this.#headers[key.toLowerCase()] as HeaderValue | undefined }
-  getHeaders (): Record<string, HeaderValue> { return { ...this.#headers } as Record<string, HeaderValue> }
-  hasHeader (key: string): boolean { return this.#headers[key.toLowerCase()] !== undefined }
+  getHeader (key: string): HeaderValue | undefined { return this[kReplyHeaders][key.toLowerCase()] as HeaderValue | undefined }
+  getHeaders (): Record<string, HeaderValue> { return { ...this[kReplyHeaders] } as Record<string, HeaderValue> }
+  hasHeader (key: string): boolean { return this[kReplyHeaders][key.toLowerCase()] !== undefined }
 
   removeHeader (key: string): this {
     key = key.toLowerCase()
-    delete this.#headers[key]
+    delete this[kReplyHeaders][key]
     this.calls.push([ReplyOp.RemoveHeader, key])
     return this
   }

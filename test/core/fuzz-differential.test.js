@@ -56,6 +56,18 @@ export const DOCUMENTED = [
       mentions(program.end[1], (node) => node[2] === 'h' || node[0] === 'cls')
   },
   {
+    name: 'a response schema coerces the data JSON.stringify sees',
+    readme: 'under a response schema, a field typed as a number or string that holds something JSON writes as an object (a Set, a Proxy around one) is coerced from that object: the serializer\'s error names `[object Object]` where inline it names `[object Set]`',
+    matches: (program, inline, offloaded) => program.mount === 's' && inline.status === 500 && offloaded.status === 500 &&
+      /cannot be converted to a number/.test(inline.body) && /"\[object Object\]\\" cannot be converted to a number/.test(offloaded.body)
+  },
+  {
+    name: 'nested values in error fields are JSON data',
+    readme: 'inside an error\'s fields and cause, and inside a thrown object\'s fields, nested values are the data JSON.stringify sees: a function or symbol nested there is dropped (or `null` in an array) and a class instance is a plain object, so an error handler that converts such a field to text may see other text',
+    matches: (program) => program.mount === 'e' && errorSubtrees(program.end[1]).some((sub) =>
+      mentions(sub, (node) => ['sym', 'fn', 'cls', 'weakmap', 'proxy', 'map', 'set', 'boxed'].includes(node[0])))
+  },
+  {
     name: 'null-prototype objects inside a thrown value arrive with a prototype',
     readme: 'an object without a prototype inside a thrown value or an error\'s fields (`req.query`, `Object.create(null)`) arrives with Object\'s (structured clone gives it one), so `String()` of it gives "[object Object]" where inline it throws',
     matches: (program, inline) => program.end[0] === 'throw' && /Cannot convert object to primitive value/.test(inline.body) &&
@@ -73,6 +85,18 @@ export const DOCUMENTED = [
 function fastifyFailsInline (inline) {
   if (inline.hang === true) return false
   return /cb is not a function/.test(inline.body) || (inline.status === 200 && /"error":"OK"/.test(inline.body))
+}
+
+/** The nested parts of an error or thrown object: its fields' values below the first level. */
+function errorSubtrees (desc) {
+  if (desc[0] === 'err') {
+    const { cause, fields = [], headers } = desc[1]
+    return [cause, headers, ...fields.map((entry) => entry[1])].filter((sub) => sub !== undefined)
+      .flatMap((sub) => ['obj', 'nullproto', 'cls', 'arr', 'map', 'set', 'proxy', 'fn'].includes(sub[0]) ? [sub] : [])
+  }
+  if (['obj', 'nullproto', 'cls', 'fn'].includes(desc[0])) return desc[1].map((entry) => entry[1]).filter((sub) => Array.isArray(sub) && ['obj', 'nullproto', 'cls', 'arr', 'map', 'set', 'proxy', 'fn'].includes(sub[0]))
+  if (desc[0] === 'proxy') return errorSubtrees(desc[1])
+  return []
 }
 
 function classify (program, inline, offloaded) {
@@ -144,6 +168,14 @@ describe('fuzzed differential: generated handler programs answer alike inline an
   let app
   before(async () => { app = await buildApp() })
   after(async () => { await app?.close() })
+
+  if (process.env.FUZZ_PROGRAM !== undefined) {
+    test('one program (exploration)', async () => {
+      const program = JSON.parse(process.env.FUZZ_PROGRAM)
+      console.log(JSON.stringify({ inline: await answer(app, 'inline', program), offloaded: await answer(app, 'off', program) }, null, 1))
+    })
+    return
+  }
 
   if (process.env.FUZZ_TALLY === '1') {
     test('tally of difference kinds (exploration)', async () => {
