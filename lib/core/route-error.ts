@@ -6,7 +6,7 @@
 
 import { FST_MPM_NOT_CLONEABLE } from './errors.js'
 import { DEFER, rebuildDeferred, type Deferred } from './route-rebuild.js'
-import { defineField, jsonShapeOrOmit, OMIT, shapeContext, shapeField, type ShapeContext } from './route-value.js'
+import { defineField, jsonShapeOrOmit, OMIT, shapeContext, shapeField, type ShapeContext } from './route-shape.js'
 import { decodeHeaderBag, decodeHeaderValue, encodeHeaderBag, encodeHeaderValue } from './stand-in.js'
 import { kBadStatus } from './thread-reply.js'
 

@@ -12,7 +12,10 @@
 import { types } from 'node:util'
 import { FST_MPM_NOT_CLONEABLE } from './errors.js'
 import { serializeError } from './route-error.js'
-import { DEFER, rebuildDeferred, rebuildValue, type Deferred, type Entry, type Rebuilt } from './route-rebuild.js'
+import { rebuildDeferred, rebuildValue, type Entry, type Rebuilt } from './route-rebuild.js'
+import { deferred, encodeResult, isCloneSafe, isRealDate, jsonShape, shapeContext, shapeField, type ShapeContext } from './route-shape.js'
+
+export { MAX_CLONE_DEPTH, OMIT, defineField, jsonShapeOrOmit, shapeContext, shapeField, type ShapeContext } from './route-shape.js'
 
 export { serializeError, deserializeError, type SerializedError } from './route-error.js'
 
@@ -24,16 +27,6 @@ export interface EncodedValue {
   /** A whole ArrayBuffer to move rather than copy. */
   transfer?: ArrayBuffer
 }
-
-/** Deeper than this, values travel as JSON text: V8 rebuilds clones recursively and gives up near 2,000. */
-export const MAX_CLONE_DEPTH = 1000
-
-class TooDeep extends Error {}
-export const OMIT = Symbol('omit')
-
-/** `strict`: a failure throws (an error's field is then left out) instead of being deferred. */
-export interface ShapeContext { seen: Map<object, unknown>, deferred: boolean, strict: boolean }
-export function shapeContext (strict: boolean): ShapeContext { return { seen: new Map(), deferred: false, strict } }
 
 /** `thrown`: the handler threw it, so it reaches the error handler as the object it is, not as JSON. */
 export function encodeRouteValue (value: unknown, thrown = false): EncodedValue {
@@ -95,25 +88,6 @@ function failingBuffer (value: object, ctx: ShapeContext): Entry | undefined {
   return undefined
 }
 
-/** A Date crosses as it is and JSON calls its toJSON() on the main thread; a Proxy around one does not cross. */
-function isRealDate (value: object): boolean {
-  return value instanceof Date && !types.isProxy(value)
-}
-
-/** What a toJSON() returned, to be returned again by its stand-in on the main thread. */
-function encodeResult (result: unknown): EncodedValue {
-  switch (typeof result) {
-    case 'undefined': return { vk: ValueKind.Undefined }
-    case 'function': return { v: rebuiltOf(result, 'f'), vk: ValueKind.Rebuilt }
-    case 'symbol': return { v: { t: 's', d: result.description } satisfies Rebuilt, vk: ValueKind.Rebuilt }
-    case 'object': break
-    default: return { v: result, vk: ValueKind.Plain }
-  }
-  const ctx = shapeContext(false)
-  const shaped = jsonShape(result, '', 0, ctx, true)
-  return { v: shaped, vk: ctx.deferred ? ValueKind.Deferred : ValueKind.Plain }
-}
-
 /** A plain object, a class instance or a Proxy: not an array or a built-in the serializer knows. */
 function isGeneric (value: object): boolean {
   if (Array.isArray(value)) return false
@@ -155,153 +129,6 @@ function streamKind (value: object): string | null {
   return null
 }
 
-/**
- * True when structured clone delivers a value the framework serializes exactly as the original:
- * plain objects and arrays of primitives, dates and binary data, no toJSON, no proxies, no
- * functions, no getters, shallower than MAX_CLONE_DEPTH. A cycle runs into the depth bound and
- * is copied. A field is read through its descriptor, so no getter runs here.
- */
-function isCloneSafe (value: object, depth: number): boolean {
-  if (depth > MAX_CLONE_DEPTH || types.isProxy(value)) return false
-  if (Array.isArray(value)) {
-    for (let i = 0; i < value.length; i++) if (!isSafeEntry(value[i], depth)) return false
-    return true
-  }
-  const proto = Object.getPrototypeOf(value)
-  if (proto === Object.prototype || proto === null) {
-    for (const key of Object.keys(value)) {
-      const field = Object.getOwnPropertyDescriptor(value, key)
-      if (field === undefined || field.get !== undefined || !isSafeEntry(field.value, depth)) return false
-    }
-    return true
-  }
-  return value instanceof Date || types.isAnyArrayBuffer(value) || (ArrayBuffer.isView(value) && !Buffer.isBuffer(value))
-}
-
-function isSafeEntry (entry: unknown, depth: number): boolean {
-  const type = typeof entry
-  if (type === 'object') return entry === null || isCloneSafe(entry as object, depth + 1)
-  return type !== 'function' && type !== 'symbol'
-}
-
-/** A failure met while reading a value, kept to be replayed where the framework reads it. */
-function deferred (kind: Deferred[typeof DEFER], err: unknown, ctx: ShapeContext): Deferred {
-  if (ctx.strict) throw err
-  ctx.deferred = true
-  const marker: Deferred = { [DEFER]: kind }
-  if (err instanceof Error) marker.e = serializeError(err, false)
-  else marker.x = jsonShapeOrOmit(err)
-  return marker
-}
-
-/**
- * The data JSON.stringify would see (ECMA-262 SerializeJSONProperty): toJSON() applied once (not
- * to what it returned), own enumerable fields only, functions and symbols dropped (null inside
- * arrays). Dates, binary data, RegExps and boxed primitives survive clone and serialize the
- * same, so they stay as they are. Cycles are kept, so the framework reports them as inline.
- */
-function jsonShape (value: unknown, key: string, depth: number, ctx: ShapeContext, fromToJSON: boolean): unknown {
-  if (depth > MAX_CLONE_DEPTH && value !== null && typeof value === 'object') return deepPart(value, key, ctx)
-  if (!fromToJSON && value !== null && typeof value === 'object' && !isRealDate(value)) {
-    let replaced: unknown
-    let called = false
-    try {
-      const toJSON = (value as { toJSON?: unknown }).toJSON
-      if (typeof toJSON === 'function') { replaced = toJSON.call(value, key); called = true }
-    } catch (err) {
-      return deferred('t', err, ctx)
-    }
-    // Not inlined: the framework gets an object whose toJSON() gives this result, so whoever
-    // reads the field rather than serializing it (a schema's string, an error handler) sees an object, as inline.
-    if (called) {
-      if (ctx.strict) return jsonShape(replaced, key, depth, ctx, true)
-      ctx.deferred = true
-      return { [DEFER]: 'r', r: encodeResult(replaced) } satisfies Deferred
-    }
-  }
-  const type = typeof value
-  if (type === 'function' || type === 'symbol') return OMIT
-  if (value === null || type !== 'object') return value
-  const object = value as object
-  const copied = ctx.seen.get(object)
-  if (copied !== undefined) return copied
-  if (!types.isProxy(object) && (types.isBoxedPrimitive(object) ? typeof object.valueOf() !== 'symbol'
-    // What toJSON() returned is written as an object even when it is a Date or bytes.
-    : !fromToJSON && (object instanceof Date || object instanceof RegExp || types.isAnyArrayBuffer(object) ||
-      (ArrayBuffer.isView(object) && !Buffer.isBuffer(object))))) return object
-  // A Map or Set is written `{}` by JSON; an empty one crosses and still reads as a Map or Set.
-  if (!types.isProxy(object) && (object instanceof Map || object instanceof Set) && Object.keys(object).length === 0) {
-    return object instanceof Map ? new Map() : new Set()
-  }
-  if (Array.isArray(object)) {
-    const out: unknown[] = []
-    ctx.seen.set(object, out)
-    for (let i = 0; i < object.length; i++) {
-      let entry: unknown
-      try { entry = object[i] } catch (err) { out.push(deferred('g', err, ctx)); continue }
-      entry = jsonShape(entry, String(i), depth + 1, ctx, false)
-      out.push(entry === OMIT ? null : entry)
-    }
-    return out
-  }
-  const out: Record<string, unknown> = {}
-  ctx.seen.set(object, out)
-  for (const name of Object.keys(object)) {
-    let entry: unknown
-    try { entry = (object as Record<string, unknown>)[name] } catch (err) { defineField(out, name, deferred('g', err, ctx)); continue }
-    entry = jsonShape(entry, name, depth + 1, ctx, false)
-    if (entry !== OMIT) defineField(out, name, entry)
-  }
-  return out
-}
-
-/**
- * A part nested deeper than clone can rebuild: JSON text, written here (each toJSON and getter
- * in it running once) and parsed back on the main thread, where the framework serializes it
- * again as it would have inline. `JSON.stringify` is given the part under its own key, so a
- * toJSON() there sees the key it would see inline.
- */
-function deepPart (value: object, key: string, ctx: ShapeContext): unknown {
-  if (ctx.strict) throw new TooDeep()
-  let text: string
-  try {
-    text = JSON.stringify({ [key]: value })
-  } catch (err) {
-    return deferred('t', err, ctx)
-  }
-  ctx.deferred = true
-  const marker: Deferred = { [DEFER]: 'j', s: text, k: key }
-  return marker
-}
-
-/** `__proto__` and friends become own fields, as JSON.parse would make them. */
-export function defineField (out: Record<string, unknown>, name: string, value: unknown): void {
-  if (name === '__proto__') Object.defineProperty(out, name, { value, enumerable: true, writable: true, configurable: true })
-  else out[name] = value
-}
-
-/** A value as JSON would see it, for an error's field or a log line: OMIT where JSON drops it or reading it fails. */
-export function jsonShapeOrOmit (value: unknown): unknown {
-  const type = typeof value
-  if (type === 'function' || type === 'symbol') return OMIT
-  if (value === null || type !== 'object') return value
-  if (isCloneSafe(value as object, 0)) return value
-  try {
-    return jsonShape(value, '', 0, shapeContext(true), false)
-  } catch {
-    return OMIT
-  }
-}
-
-/** A field of a route's error: as JSON would see it, failures in it deferred (ctx.deferred says so). */
-export function shapeField (value: unknown, ctx: ShapeContext): unknown {
-  const type = typeof value
-  if (type === 'function' || type === 'symbol') return OMIT
-  if (value === null || type !== 'object') return value
-  if (isCloneSafe(value as object, 0)) return value
-  return jsonShape(value, '', 0, ctx, false)
-}
-
 // Fields an error handler reads by name, also when they are inherited or not enumerable.
 const READ_BY_NAME = ['message', 'statusCode', 'status', 'code', 'name', 'headers']
 
@@ -310,7 +137,7 @@ const READ_BY_NAME = ['message', 'statusCode', 'status', 'code', 'name', 'header
  * fields in order (functions and symbols as ones of its own), the fields an error handler reads
  * by name, and a toJSON() that gives what this one gave.
  */
-function rebuiltOf (value: object, t: 'f' | 'o'): Rebuilt {
+export function rebuiltOf (value: object, t: 'f' | 'o'): Rebuilt {
   const ctx = shapeContext(false)
   const entries: Entry[] = []
   const fields = value as Record<string, unknown>
