@@ -14,9 +14,10 @@ export const DEFER = '\u0000fastify-mpm.deferred'
 /**
  * `t`: a toJSON() that threw; `g`: a getter that threw (`e` an Error, `x` any other thrown
  * value); `j`: a part too deep for clone, as JSON text `s` of `{ [k]: part }`; `r`: an object
- * whose toJSON() gave `r`.
+ * whose toJSON() gave `r`; `f`: a function (`s` its source); `y`: a symbol (`d` its description);
+ * `b`: a Buffer (`v` its bytes).
  */
-export interface Deferred { [DEFER]: 't' | 'g' | 'j' | 'r', e?: SerializedError, x?: unknown, s?: string, k?: string, r?: EncodedValue }
+export interface Deferred { [DEFER]: 't' | 'g' | 'j' | 'r' | 'f' | 'y' | 'b', e?: SerializedError, x?: unknown, s?: string, k?: string, r?: EncodedValue, d?: string, v?: Uint8Array }
 
 /** A field: [key, 0, value], [key, 1] a function, [key, 2, description] a symbol; [3] = 1: not enumerable. */
 export type Entry = [string, 0 | 1 | 2, unknown?, 1?]
@@ -76,7 +77,7 @@ export function rebuildDeferred (root: unknown): unknown {
   if (isMarker(root)) return throwingToJSON(root)
   const seen = new Set<object>()
   const stack: object[] = []
-  if (root !== null && typeof root === 'object') stack.push(root)
+  if (root !== null && (typeof root === 'object' || typeof root === 'function')) stack.push(root as object)
   while (stack.length > 0) {
     const node = stack.pop() as Record<string, unknown>
     if (seen.has(node)) continue
@@ -85,7 +86,12 @@ export function rebuildDeferred (root: unknown): unknown {
       // Through the descriptor: a getter put back here must not run now.
       const value = Object.getOwnPropertyDescriptor(node, key)?.value
       if (isMarker(value)) {
-        if (value[DEFER] === 'r') {
+        if (value[DEFER] === 'b') {
+          const bytes = value.v as Uint8Array
+          Object.defineProperty(node, key, { value: Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength), enumerable: true, writable: true, configurable: true })
+        } else if (value[DEFER] === 'f' || value[DEFER] === 'y') {
+          Object.defineProperty(node, key, { value: standInOf(value), enumerable: true, writable: true, configurable: true })
+        } else if (value[DEFER] === 'r') {
           Object.defineProperty(node, key, { value: { toJSON: resultOf(value.r as EncodedValue) }, enumerable: true, writable: true, configurable: true })
         } else if (value[DEFER] === 'j') {
           const part = (JSON.parse(value.s as string) as Record<string, unknown>)[value.k as string]
@@ -101,6 +107,20 @@ export function rebuildDeferred (root: unknown): unknown {
     }
   }
   return root
+}
+
+function standInOf (marker: Deferred): unknown {
+  if (marker[DEFER] === 'y') return Symbol(marker.d)
+  const source = marker.s
+  // An own toString()/valueOf() gives (or throws) what the original gave when the thread called it.
+  if (marker.r !== undefined || marker.e !== undefined || 'x' in marker) {
+    const result = marker.r?.v
+    const thrown = marker.r === undefined ? thrownOf(marker) : undefined
+    return marker.r !== undefined ? function () { return result } : function () { throw thrown }
+  }
+  const fn = function () {}
+  if (source !== undefined) Object.defineProperty(fn, 'toString', { value: () => source, writable: true, configurable: true })
+  return fn
 }
 
 function throwingToJSON (marker: Deferred): object {

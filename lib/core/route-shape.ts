@@ -86,6 +86,12 @@ export function deferred (kind: Deferred[typeof DEFER], err: unknown, ctx: Shape
  */
 export function jsonShape (value: unknown, key: string, depth: number, ctx: ShapeContext, fromToJSON: boolean): unknown {
   if (depth > MAX_CLONE_DEPTH && value !== null && typeof value === 'object') return deepPart(value, key, ctx)
+  // A Buffer would arrive as a plain Uint8Array (clone keeps no Buffer): its bytes go, and the
+  // main thread makes them a Buffer again, with Buffer's toJSON() and toString().
+  if (!fromToJSON && Buffer.isBuffer(value) && !types.isProxy(value) && !ctx.strict) {
+    ctx.deferred = true
+    return { [DEFER]: 'b', v: value } satisfies Deferred
+  }
   if (!fromToJSON && value !== null && typeof value === 'object' && !isRealDate(value)) {
     let replaced: unknown
     let called = false
@@ -104,7 +110,7 @@ export function jsonShape (value: unknown, key: string, depth: number, ctx: Shap
     }
   }
   const type = typeof value
-  if (type === 'function' || type === 'symbol') return OMIT
+  if (type === 'function' || type === 'symbol') return standIn(value as symbol | (() => void), ctx)
   if (value === null || type !== 'object') return value
   const object = value as object
   const copied = ctx.seen.get(object)
@@ -133,7 +139,9 @@ export function jsonShape (value: unknown, key: string, depth: number, ctx: Shap
   for (const name of Object.keys(object)) {
     let entry: unknown
     try { entry = (object as Record<string, unknown>)[name] } catch (err) { defineField(out, name, deferred('g', err, ctx)); continue }
-    entry = jsonShape(entry, name, depth + 1, ctx, false)
+    entry = typeof entry === 'function' && (name === 'toString' || name === 'valueOf')
+      ? conversion(entry as () => unknown, object, ctx)
+      : jsonShape(entry, name, depth + 1, ctx, false)
     if (entry !== OMIT) defineField(out, name, entry)
   }
   return out
@@ -177,10 +185,42 @@ export function jsonShapeOrOmit (value: unknown): unknown {
   }
 }
 
+/**
+ * A function or symbol inside a value: JSON drops it, but a response schema's serializer or an
+ * error handler may read it, so one of its own takes its place on the main thread (a function
+ * whose toString() gives this one's source). Log lines (strict) just leave it out.
+ */
+function standIn (value: symbol | (() => void), ctx: ShapeContext): unknown {
+  if (ctx.strict) return OMIT
+  ctx.deferred = true
+  if (typeof value === 'symbol') return { [DEFER]: 'y', d: value.description } satisfies Deferred
+  let source: string | undefined
+  try { source = Function.prototype.toString.call(value) } catch {}
+  return { [DEFER]: 'f', s: source } satisfies Deferred
+}
+
+/**
+ * An own toString() or valueOf(): what a serializer converting the object to text or a number
+ * calls. Called here once, on its object, and its stand-in gives the same primitive (or throws
+ * the same), so a response schema's string or number comes out as inline.
+ */
+function conversion (fn: () => unknown, self: object, ctx: ShapeContext): unknown {
+  if (ctx.strict) return OMIT
+  const marker = standIn(fn, ctx) as Deferred
+  try {
+    const result = fn.call(self)
+    marker.r = { v: result !== null && (typeof result === 'object' || typeof result === 'function' || typeof result === 'symbol') ? undefined : result, vk: ValueKind.Plain }
+  } catch (err) {
+    marker.e = err instanceof Error ? serializeError(err, false) : undefined
+    marker.x = err instanceof Error ? undefined : jsonShapeOrOmit(err)
+  }
+  return marker
+}
+
 /** A field of a route's error: as JSON would see it, failures in it deferred (ctx.deferred says so). */
 export function shapeField (value: unknown, ctx: ShapeContext): unknown {
   const type = typeof value
-  if (type === 'function' || type === 'symbol') return OMIT
+  if (type === 'function' || type === 'symbol') return standIn(value as symbol | (() => void), ctx)
   if (value === null || type !== 'object') return value
   if (isCloneSafe(value as object, 0)) return value
   return jsonShape(value, '', 0, ctx, false)

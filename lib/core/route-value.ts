@@ -33,7 +33,7 @@ export function encodeRouteValue (value: unknown, thrown = false): EncodedValue 
   switch (typeof value) {
     case 'undefined': return { vk: ValueKind.Undefined }
     // Rebuilt on the main thread: the framework treats a function or symbol as inline.
-    case 'function': return { v: rebuiltOf(value, 'f'), vk: ValueKind.Rebuilt }
+    case 'function': return { v: rebuiltOf(value, 'f', thrown), vk: ValueKind.Rebuilt }
     case 'symbol': return { v: { t: 's', d: value.description } satisfies Rebuilt, vk: ValueKind.Rebuilt }
     case 'object': break
     default: return { v: value, vk: ValueKind.Plain }
@@ -45,7 +45,8 @@ export function encodeRouteValue (value: unknown, thrown = false): EncodedValue 
   if (!proxy) {
     if (Buffer.isBuffer(value)) return { v: value, vk: ValueKind.Buffer, transfer: wholeBuffer(value) }
     if (ArrayBuffer.isView(value)) return { v: value, vk: ValueKind.Plain, transfer: wholeBuffer(value) }
-    if (isCloneSafe(value, 0)) return { v: value, vk: ValueKind.Plain }
+    // A thrown object is read by name too (a hidden `message`): never sent as clone sees it.
+    if (!thrown && isCloneSafe(value, 0)) return { v: value, vk: ValueKind.Plain }
   }
   const stream = streamKind(value)
   if (stream !== null) {
@@ -54,7 +55,7 @@ export function encodeRouteValue (value: unknown, thrown = false): EncodedValue 
   // A thrown object reaches the error handler as the object it is (fields read by name, a
   // toJSON() perhaps never called), so it is rebuilt field by field; returned values and
   // built-ins (arrays, dates, boxed values) are what the serializer will see.
-  if (thrown && isGeneric(value)) return { v: rebuiltOf(value, 'o'), vk: ValueKind.Rebuilt }
+  if (thrown && isGeneric(value)) return { v: rebuiltOf(value, 'o', true), vk: ValueKind.Rebuilt }
   const ctx = shapeContext(false)
   if (proxy) {
     const failing = failingBuffer(value, ctx)
@@ -135,9 +136,9 @@ const READ_BY_NAME = ['message', 'statusCode', 'status', 'code', 'name', 'header
 /**
  * A function, or a thrown object, as its own fields: rebuilt on the main thread with the same
  * fields in order (functions and symbols as ones of its own), the fields an error handler reads
- * by name, and a toJSON() that gives what this one gave.
+ * by name (when thrown), and a toJSON() that gives what this one gave.
  */
-export function rebuiltOf (value: object, t: 'f' | 'o'): Rebuilt {
+export function rebuiltOf (value: object, t: 'f' | 'o', thrown = false): Rebuilt {
   const ctx = shapeContext(false)
   const entries: Entry[] = []
   const fields = value as Record<string, unknown>
@@ -156,7 +157,7 @@ export function rebuiltOf (value: object, t: 'f' | 'o'): Rebuilt {
     try { field = fields[key] } catch (err) { entries.push([key, 0, deferred('g', err, ctx)]); continue }
     add(key, field, false)
   }
-  if (t === 'o') {
+  if (thrown) {
     for (const key of READ_BY_NAME) {
       if (keys.includes(key)) continue
       try {
