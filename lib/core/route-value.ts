@@ -3,11 +3,12 @@
 // rejects functions and proxies, strips class instances, ignores toJSON(), runs getters (again)
 // and cannot rebuild a value nested ~2,000 deep, while JSON.stringify (what Fastify serializes
 // with) calls toJSON(), keeps class instances' own fields and drops functions. So a value goes as
-// it is where both agree (the common case, checked without copying or running anything), as the
-// plain data JSON would see where they do not (each getter and toJSON run once, as inline), and
-// as JSON text where it is nested too deep for clone. What failed while reading it (a toJSON or a
-// getter that throws) is replayed where the framework would meet it (route-rebuild.ts), so the
-// status and headers set before it, the error handler and the schema decide as they do inline.
+// it is where both agree (the common case, checked without copying or running anything), and
+// otherwise as the data JSON would see (route-shape.ts: each getter and toJSON() run once). What
+// the framework would meet on its way through the value (a toJSON() result, a getter or toJSON()
+// that throws, a function, a symbol) is rebuilt where it was (route-rebuild.ts), and a thrown
+// object field by field, so the status and headers set before, the error handler and the schema
+// decide as they do inline. A stream cannot cross yet: it is refused with a clear error.
 
 import { types } from 'node:util'
 import { FST_MPM_NOT_CLONEABLE } from './errors.js'

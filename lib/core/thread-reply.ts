@@ -2,7 +2,9 @@
 // (set-cookie accumulates, `code()` coerces and range-checks, `getHeader()` sees what hooks set
 // before the handler) and records every call, so the main thread can replay the same calls on the
 // real reply and the framework applies its own rules to them: moving a handler into a thread
-// must not change what the client gets.
+// must not change what the client gets. Each call is recorded in a form that always crosses: a
+// status already coerced to its number, a header or type value that is not plain data as a
+// stand-in (stand-in.ts), so no argument can fail the thread's answer.
 
 import createError from '@fastify/error'
 import { encodeHeaderValue } from './stand-in.js'
