@@ -92,7 +92,8 @@ export function jsonShape (value: unknown, key: string, depth: number, ctx: Shap
     ctx.deferred = true
     return { [DEFER]: 'b', v: value } satisfies Deferred
   }
-  if (!fromToJSON && value !== null && typeof value === 'object' && !isRealDate(value)) {
+  // JSON asks functions for a toJSON() too.
+  if (!fromToJSON && value !== null && (typeof value === 'object' || typeof value === 'function') && !isRealDate(value as object)) {
     let replaced: unknown
     let called = false
     try {
