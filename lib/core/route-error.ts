@@ -5,7 +5,7 @@
 // did (stand-in.ts). `code()`'s own error is replaced by the real reply's.
 
 import { FST_MPM_NOT_CLONEABLE } from './errors.js'
-import { DEFER, rebuildDeferred, type Deferred } from './route-rebuild.js'
+import { DEFER, functionLike, rebuildDeferred, type Deferred } from './route-rebuild.js'
 import { defineField, jsonShapeOrOmit, OMIT, shapeContext, shapeField, type ShapeContext } from './route-shape.js'
 import { decodeHeaderBag, decodeHeaderValue, encodeHeaderBag, encodeHeaderValue } from './stand-in.js'
 import { kBadStatus } from './thread-reply.js'
@@ -27,6 +27,8 @@ export interface SerializedError {
   /** A cause that is a symbol (its description), or a function. */
   cy?: string
   cf?: 1
+  /** The cause function's source, for its stand-in's toString(). */
+  cs?: string
   /** Reading `stack` threw this message. */
   sf?: string
   /** `message` is an own enumerable field. */
@@ -62,7 +64,7 @@ export function serializeError (err: Error, strict = true, depth = 0): Serialize
   }
   // Own enumerable fields in their order (what an error handler that spreads the error sees),
   // then code and statusCode where they are inherited or hidden (what it reads by name).
-  const own = Object.keys(err)
+  const own = enumerableKeys(err)
   for (const key of own) {
     if (key === 'stack') continue
     if (key === 'message') out.me = 1
@@ -98,7 +100,10 @@ export function serializeError (err: Error, strict = true, depth = 0): Serialize
     } else {
       out.hc = 1
       if (typeof cause === 'symbol') out.cy = cause.description ?? ''
-      else if (typeof cause === 'function') out.cf = 1
+      else if (typeof cause === 'function') {
+        out.cf = 1
+        try { out.cs = Function.prototype.toString.call(cause) } catch {}
+      }
       else {
         const plain = ctx === undefined ? jsonShapeOrOmit(cause) : shapeField(cause, ctx)
         if (plain !== OMIT) out.cv = plain
@@ -112,6 +117,26 @@ export function serializeError (err: Error, strict = true, depth = 0): Serialize
     out.bs = primitive ? { p: true, c: code, m: out.message } : { p: false, m: out.message }
   }
   return out
+}
+
+/**
+ * Object.keys(), but an error whose stack cannot be formatted (its message getter throws) makes
+ * Object.keys() itself throw when it looks at `stack` (a Proxy around such an error does): then
+ * the keys are taken one by one, `stack` (never enumerable) left aside.
+ */
+function enumerableKeys (err: Error): string[] {
+  try {
+    return Object.keys(err)
+  } catch {
+    const keys: string[] = []
+    for (const key of Reflect.ownKeys(err)) {
+      if (typeof key !== 'string' || key === 'stack') continue
+      try {
+        if (Object.prototype.propertyIsEnumerable.call(err, key)) keys.push(key)
+      } catch {}
+    }
+    return keys
+  }
 }
 
 /** `String(err[key])`, or '' when reading it throws (an own field that does is replayed through props). */
@@ -154,7 +179,7 @@ export function deserializeError (data: SerializedError): Error {
   if (data.statusCode !== undefined) hidden('statusCode', data.statusCode)
   if (data.cause !== undefined) hidden('cause', deserializeError(data.cause))
   else if (data.hc === 1) {
-    const box = { cause: data.cy !== undefined ? Symbol(data.cy) : data.cf === 1 ? function () {} : data.cv }
+    const box = { cause: data.cy !== undefined ? Symbol(data.cy) : data.cf === 1 ? functionLike(data.cs) : data.cv }
     if (data.dd === 1) rebuildDeferred(box)
     hidden('cause', box.cause)
   }

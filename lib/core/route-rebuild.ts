@@ -19,7 +19,7 @@ export const DEFER = '\u0000fastify-mpm.deferred'
  */
 export interface Deferred { [DEFER]: 't' | 'g' | 'j' | 'r' | 'f' | 'y' | 'b', e?: SerializedError, x?: unknown, s?: string, k?: string, r?: EncodedValue, d?: string, v?: Uint8Array }
 
-/** A field: [key, 0, value], [key, 1] a function, [key, 2, description] a symbol; [3] = 1: not enumerable. */
+/** A field: [key, 0, value], [key, 1, source] a function, [key, 2, description] a symbol; [3] = 1: not enumerable. */
 export type Entry = [string, 0 | 1 | 2, unknown?, 1?]
 
 /**
@@ -38,7 +38,7 @@ export function rebuildValue (data: Rebuilt): unknown {
       if (data.t === 'f') Object.defineProperty(target, 'name', { value: data.d ?? '', configurable: true })
       const toJSON = data.j === undefined ? undefined : resultOf(data.j)
       for (const entry of data.e ?? []) {
-        const value = entry[1] === 1 ? (entry[0] === 'toJSON' && toJSON !== undefined ? toJSON : function () {}) : entry[1] === 2 ? Symbol(entry[2] as string | undefined) : entry[2]
+        const value = entry[1] === 1 ? (entry[0] === 'toJSON' && toJSON !== undefined ? toJSON : functionLike(entry[2] as string | undefined)) : entry[1] === 2 ? Symbol(entry[2] as string | undefined) : entry[2]
         if (isMarker(value) && value[DEFER] === 'g') {
           const thrown = thrownOf(value)
           Object.defineProperty(target, entry[0], { get () { throw thrown }, enumerable: entry[3] !== 1, configurable: true })
@@ -111,13 +111,17 @@ export function rebuildDeferred (root: unknown): unknown {
 
 function standInOf (marker: Deferred): unknown {
   if (marker[DEFER] === 'y') return Symbol(marker.d)
-  const source = marker.s
   // An own toString()/valueOf() gives (or throws) what the original gave when the thread called it.
   if (marker.r !== undefined || marker.e !== undefined || 'x' in marker) {
     const result = marker.r?.v
     const thrown = marker.r === undefined ? thrownOf(marker) : undefined
     return marker.r !== undefined ? function () { return result } : function () { throw thrown }
   }
+  return functionLike(marker.s)
+}
+
+/** A function of our own standing in for one that could not cross: its toString() gives the original's source. */
+export function functionLike (source: string | undefined): () => void {
   const fn = function () {}
   if (source !== undefined) Object.defineProperty(fn, 'toString', { value: () => source, writable: true, configurable: true })
   return fn

@@ -131,6 +131,14 @@ function streamKind (value: object): string | null {
   return null
 }
 
+function sourceOf (fn: () => void): string | undefined {
+  try {
+    return Function.prototype.toString.call(fn)
+  } catch {
+    return undefined
+  }
+}
+
 // Fields an error handler reads by name, also when they are inherited or not enumerable.
 const READ_BY_NAME = ['message', 'statusCode', 'status', 'code', 'name', 'headers']
 
@@ -147,7 +155,7 @@ export function rebuiltOf (value: object, t: 'f' | 'o', thrown = false): Rebuilt
   try { keys = Object.keys(value) } catch { keys = [] }
   const add = (key: string, field: unknown, hidden: boolean): void => {
     let entry: Entry
-    if (typeof field === 'function') entry = [key, 1]
+    if (typeof field === 'function') entry = [key, 1, sourceOf(field as () => void)]
     else if (typeof field === 'symbol') entry = [key, 2, field.description]
     else entry = [key, 0, shapeField(field, ctx)]
     if (hidden) entry[3] = 1
