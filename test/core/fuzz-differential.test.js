@@ -10,6 +10,7 @@ import { after, before, describe, test } from 'node:test'
 import assert from 'node:assert/strict'
 import Fastify from 'fastify'
 import fc from 'fast-check'
+import { Agent, request } from 'undici'
 import mpm, { offload } from 'fastify-mpm'
 import { captureLogs } from '../helpers/logs.js'
 import { run as inlineRun } from '../fixtures/handlers/programs.js'
@@ -18,6 +19,9 @@ import { programArb } from './fuzz-programs.js'
 const PROGRAMS = new URL('../fixtures/handlers/programs.js', import.meta.url)
 const SEEDS = (process.env.FUZZ_SEEDS ?? '1616,2026,77,4242,31337').split(',').map(Number)
 const RUNS = Number(process.env.FUZZ_RUNS ?? 1500)
+// A few programs also go over real HTTP (Node's own header validation and writing, not light-my-request's).
+const HTTP_SEED = Number(process.env.FUZZ_HTTP_SEED ?? 909)
+const HTTP_RUNS = Number(process.env.FUZZ_HTTP_RUNS ?? 200)
 
 // Headers that legitimately differ between two requests, whichever way they are answered: the
 // clock, and the connection handling light-my-request reports. Nothing else is excluded.
@@ -157,16 +161,16 @@ async function buildApp () {
       scope.post(`/${side}/e/:p`, handler)
     })
   }
-  await app.ready()
+  await app.listen({ host: '127.0.0.1', port: 0 })
   return app
 }
 
 /** An answer, or `{ hang: true }` when none came within 5 s (Fastify leaves some requests unanswered). */
-async function answer (app, side, program) {
+async function answer (app, side, program, over = send) {
   let timer
   const hung = new Promise((resolve) => { timer = setTimeout(() => resolve({ hang: true }), 5000) })
   try {
-    return await Promise.race([send(app, side, program), hung])
+    return await Promise.race([over(app, side, program), hung])
   } finally {
     clearTimeout(timer)
   }
@@ -184,10 +188,28 @@ async function send (app, side, program) {
   return { status: res.statusCode, headers, body: res.rawPayload.toString('latin1') }
 }
 
+const agent = new Agent({ connections: 2 })
+
+async function sendHttp (app, side, program) {
+  const res = await request(`http://127.0.0.1:${app.server.address().port}/${side}/${program.mount}/pv?q=1&q=2&r=%C3%A9`, {
+    method: 'POST',
+    body: JSON.stringify(program),
+    headers: { 'content-type': 'application/json', 'x-a': 'from-client' },
+    dispatcher: agent
+  })
+  const body = Buffer.from(await res.body.arrayBuffer())
+  const headers = {}
+  for (const [name, value] of Object.entries(res.headers)) if (!IGNORED_HEADERS.has(name)) headers[name] = value
+  return { status: res.statusCode, headers, body: body.toString('latin1') }
+}
+
 describe('fuzzed differential: generated handler programs answer alike inline and offloaded', { timeout: 180_000 }, () => {
   let app
   before(async () => { app = await buildApp() })
-  after(async () => { await app?.close() })
+  after(async () => {
+    await agent.close()
+    await app?.close()
+  })
 
   if (process.env.FUZZ_PROGRAM !== undefined) {
     test('one program (exploration)', async () => {
@@ -236,6 +258,20 @@ describe('fuzzed differential: generated handler programs answer alike inline an
       }
     })
   }
+
+  test(`seed ${HTTP_SEED}: ${HTTP_RUNS} programs over real HTTP, 0 undocumented differences`, async () => {
+    const property = fc.asyncProperty(programArb, async (program) => {
+      const inline = await answer(app, 'inline', program, sendHttp)
+      const offloaded = await answer(app, 'off', program, sendHttp)
+      if (classify(program, inline, offloaded) === 'undocumented') {
+        throw new Error(`answers differ\n  inline:    ${JSON.stringify(inline).slice(0, 600)}\n  offloaded: ${JSON.stringify(offloaded).slice(0, 600)}`)
+      }
+    })
+    const result = await fc.check(property, { seed: HTTP_SEED, numRuns: HTTP_RUNS })
+    if (result.failed) {
+      assert.fail(`seed ${HTTP_SEED} over HTTP (path ${result.counterexamplePath}): shrunk program\n${JSON.stringify(result.counterexample[0])}\n${result.errorInstance?.message ?? result.error}`)
+    }
+  })
 
   test('nothing crashed or replaced a thread, nothing is left busy', async () => {
     const stats = app.mpm.stats()
