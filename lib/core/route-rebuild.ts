@@ -43,15 +43,23 @@ export function rebuildValue (data: Rebuilt): unknown {
           const thrown = thrownOf(value)
           Object.defineProperty(target, entry[0], { get () { throw thrown }, enumerable: entry[3] !== 1, configurable: true })
         } else {
-          Object.defineProperty(target, entry[0], { value, enumerable: entry[3] !== 1, writable: true, configurable: true })
+          // Each field rebuilt on its own: a hidden one (read by name) holds failures too.
+          const field = data.dd === 1 && entry[1] === 0 ? rebuiltField(value) : value
+          Object.defineProperty(target, entry[0], { value: field, enumerable: entry[3] !== 1, writable: true, configurable: true })
         }
       }
       // An inherited toJSON() (a class method): one of its own, not enumerable, so no field is added.
       if (toJSON !== undefined && !Object.hasOwn(target, 'toJSON')) Object.defineProperty(target, 'toJSON', { value: toJSON, writable: true, configurable: true })
-      if (data.dd === 1) rebuildDeferred(target)
       return target
     }
   }
+}
+
+/** A field's value with the failures and stand-ins in it put back (a marker as the whole value too). */
+function rebuiltField (value: unknown): unknown {
+  const box = { v: value }
+  rebuildDeferred(box)
+  return Object.getOwnPropertyDescriptor(box, 'v')?.value
 }
 
 /** A toJSON() giving what the thread's gave, or throwing what it threw. */
