@@ -20,7 +20,8 @@ export { MAX_CLONE_DEPTH, OMIT, defineField, jsonShapeOrOmit, shapeContext, shap
 
 export { serializeError, deserializeError, type SerializedError } from './route-error.js'
 
-export const enum ValueKind { Undefined = 0, Plain = 1, Buffer = 2, Error = 3, Json = 4, Deferred = 5, Rebuilt = 6 }
+/** 4 (a whole value as JSON text) is retired: a part too deep for clone now travels as a marker. */
+export const enum ValueKind { Undefined = 0, Plain = 1, Buffer = 2, Error = 3, Deferred = 5, Rebuilt = 6 }
 
 export interface EncodedValue {
   v?: unknown
@@ -106,8 +107,6 @@ export function decodeRouteValue (encoded: { v?: unknown, vk?: ValueKind }): unk
       const bytes = encoded.v as Uint8Array
       return Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength)
     }
-    // run() results nested too deep for clone (mpm.ts); route values carry deep parts as markers.
-    case ValueKind.Json: return JSON.parse(encoded.v as string)
     case ValueKind.Deferred: return rebuildDeferred(encoded.v)
     case ValueKind.Rebuilt: return rebuildValue(encoded.v as Rebuilt)
     default: return encoded.v
