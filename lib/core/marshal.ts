@@ -132,10 +132,19 @@ export function encodeLogArgs (line: LogLine, args: unknown[]): LogLine {
   if (typeof first === 'string') {
     line.m = first
   } else {
-    line.o = first instanceof Error ? { err: serializeError(first, false) } : findUncloneable(first) === null ? first : String(first)
+    line.o = first instanceof Error ? { err: serializeError(first, false) } : findUncloneable(first) === null ? first : textOf(first)
     if (typeof second === 'string') line.m = second
   }
   return line
+}
+
+/** What a log line shows of a value that cannot cross; never a throw from inside `req.log.info()`. */
+function textOf (value: unknown): string {
+  try {
+    return String(value)
+  } catch {
+    return Object.prototype.toString.call(value)
+  }
 }
 
 export function decodeLogArgs (line: LogLine): [unknown, string?] | [string] {
