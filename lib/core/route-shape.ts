@@ -135,9 +135,16 @@ export function jsonShape (value: unknown, key: string, depth: number, ctx: Shap
     }
     return out
   }
+  let names: string[]
+  try {
+    names = Object.keys(object)
+  } catch (err) {
+    // A Proxy whose ownKeys trap throws: JSON.stringify meets the same there.
+    return deferred('t', err, ctx)
+  }
   const out: Record<string, unknown> = {}
   ctx.seen.set(object, out)
-  for (const name of Object.keys(object)) {
+  for (const name of names) {
     let entry: unknown
     try { entry = (object as Record<string, unknown>)[name] } catch (err) { defineField(out, name, deferred('g', err, ctx)); continue }
     entry = typeof entry === 'function' && (name === 'toString' || name === 'valueOf')
