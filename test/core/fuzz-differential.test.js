@@ -4,8 +4,10 @@
 // one Fastify app: plain, under a response schema, and inside a plugin with its own error handler
 // and an onRequest hook. Status, headers and body bytes must match, or the difference must be one
 // README lists, matched by a named predicate below. Seeded; a failure prints the seed and the
-// shrunk program. FUZZ_RUNS / FUZZ_SEEDS override the size; FUZZ_TALLY=1 counts every difference
-// kind instead of stopping at the first (for exploring, not for npm test).
+// shrunk program. For exploring (not for npm test): FUZZ_SEEDS, FUZZ_RUNS, FUZZ_HTTP_SEED and
+// FUZZ_HTTP_RUNS set the size; FUZZ_TALLY=1 counts every difference kind instead of stopping at
+// the first (examples in /tmp/fuzz-tally.json); FUZZ_PROGRAM='<json>' prints both answers to one
+// program; FUZZ_VERBOSE=1 prints each program that differs.
 import { after, before, describe, test } from 'node:test'
 import assert from 'node:assert/strict'
 import Fastify from 'fastify'
@@ -43,10 +45,11 @@ function mentions (program, test) {
 }
 
 /**
- * Differences README's "what still differs" lists, each matched narrowly: the program has the
- * named feature AND the offloaded answer is the documented one. Anything else is undocumented.
+ * Differences README's "what still differs" lists (`readme`: the entry), each matched narrowly:
+ * the program has the feature the entry names, and where the entry says what the answer is, the
+ * answers show it. Anything else is undocumented and fails the test.
  */
-export const DOCUMENTED = [
+const DOCUMENTED = [
   {
     name: 'streams cannot be returned from a thread',
     readme: 'a handler that returns a stream (a Node Readable, a web ReadableStream, an async generator) is answered 500 FST_MPM_NOT_CLONEABLE naming the route',
@@ -282,4 +285,3 @@ describe('fuzzed differential: generated handler programs answer alike inline an
   })
 })
 
-export { mentions }
