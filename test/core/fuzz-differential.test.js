@@ -52,7 +52,7 @@ function mentions (program, test) {
 const DOCUMENTED = [
   {
     name: 'streams cannot be returned from a thread',
-    readme: 'a handler that returns a stream (a Node Readable, a web ReadableStream, an async generator) is answered 500 FST_MPM_NOT_CLONEABLE naming the route',
+    readme: 'streams cannot cross threads yet: a handler that returns or throws a Node stream, a web ReadableStream, a Response or an async iterable (an async generator) is answered 500 FST_MPM_NOT_CLONEABLE naming the route',
     // The 500 names the route, unless writing the head fails first (a header value that cannot
     // become text), which then answers as that failure does.
     matches: (program, inline, offloaded) => program.end[1][0] === 'stream' && offloaded.status === 500 &&
