@@ -47,9 +47,10 @@ export interface SerializedError {
  * stand-in that converts as it did, a field whose getter or toJSON() throws throws again where it
  * is read; otherwise (log lines) such values are described as text or left out.
  */
-export function serializeError (err: Error, strict = true, depth = 0): SerializedError {
+export function serializeError (err: Error, strict = true, depth = 0, shared?: ShapeContext): SerializedError {
   const fields = err as unknown as Record<string | symbol, unknown>
-  const ctx = strict ? shapeContext(false) : undefined
+  // `shared`: an Error inside a value shares that value's copies, so a cycle through it stays one.
+  const ctx = strict ? (shared ?? shapeContext(false)) : undefined
   const out: SerializedError = {
     name: textOf(err, 'name'),
     message: textOf(err, 'message'),
@@ -153,8 +154,10 @@ function textOf (err: Error, key: 'name' | 'message'): string {
  * data crosses as a stand-in (route answers) or as text (log lines).
  */
 function crossingField (value: unknown, key: string, ctx: ShapeContext | undefined, out: SerializedError): unknown {
+  // A function or symbol there crosses as a stand-in; an object as its data (an own valueOf()
+  // or toString() kept as what it gave), which a handler serializing the error needs too.
   const byName = key === 'code' || key === 'statusCode'
-  if (byName && value !== null && (typeof value === 'object' || typeof value === 'function' || typeof value === 'symbol')) {
+  if (byName && (typeof value === 'function' || typeof value === 'symbol' || (ctx === undefined && value !== null && typeof value === 'object'))) {
     if (ctx === undefined) return typeof value === 'symbol' ? value.toString() : jsonShapeOrOmit(value) === OMIT ? String(value) : jsonShapeOrOmit(value)
     ;(out.sv ??= []).push(key)
     return encodeHeaderValue(value)
@@ -162,8 +165,10 @@ function crossingField (value: unknown, key: string, ctx: ShapeContext | undefin
   return ctx === undefined ? jsonShapeOrOmit(value) : shapeField(value, ctx)
 }
 
-export function deserializeError (data: SerializedError): Error {
+/** `made`: told of the Error before its fields are filled, so a field that cycles back to it can be it. */
+export function deserializeError (data: SerializedError, made?: (err: Error) => void): Error {
   const err = new Error(data.message) as Error & Record<string, unknown>
+  made?.(err)
   const hidden = (key: string, value: unknown): void => {
     Object.defineProperty(err, key, { value, enumerable: false, configurable: true, writable: true })
   }

@@ -15,9 +15,9 @@ export const DEFER = '\u0000fastify-mpm.deferred'
  * `t`: a toJSON() that threw; `g`: a getter that threw (`e` an Error, `x` any other thrown
  * value); `j`: a part too deep for clone, as JSON text `s` of `{ [k]: part }`; `r`: an object
  * whose toJSON() gave `r`; `f`: a function (`s` its source); `y`: a symbol (`d` its description);
- * `b`: a Buffer (`v` its bytes).
+ * `b`: a Buffer (`v` its bytes); `e`: an Error (`e`).
  */
-export interface Deferred { [DEFER]: 't' | 'g' | 'j' | 'r' | 'f' | 'y' | 'b', e?: SerializedError, x?: unknown, s?: string, k?: string, r?: EncodedValue, d?: string, v?: Uint8Array }
+export interface Deferred { [DEFER]: 't' | 'g' | 'j' | 'r' | 'f' | 'y' | 'b' | 'e', e?: SerializedError, x?: unknown, s?: string, k?: string, r?: EncodedValue, d?: string, v?: Uint8Array }
 
 /** A field: [key, 0, value], [key, 1, source] a function, [key, 2, description] a symbol; [3] = 1: not enumerable. */
 export type Entry = [string, 0 | 1 | 2, unknown?, 1?]
@@ -94,7 +94,9 @@ export function rebuildDeferred (root: unknown): unknown {
       // Through the descriptor: a getter put back here must not run now.
       const value = Object.getOwnPropertyDescriptor(node, key)?.value
       if (isMarker(value)) {
-        if (value[DEFER] === 'b') {
+        if (value[DEFER] === 'e') {
+          Object.defineProperty(node, key, { value: errorOf(value), enumerable: true, writable: true, configurable: true })
+        } else if (value[DEFER] === 'b') {
           const bytes = value.v as Uint8Array
           Object.defineProperty(node, key, { value: Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength), enumerable: true, writable: true, configurable: true })
         } else if (value[DEFER] === 'f' || value[DEFER] === 'y') {
@@ -133,6 +135,13 @@ export function functionLike (source: string | undefined): () => void {
   const fn = function () {}
   if (source !== undefined) Object.defineProperty(fn, 'toString', { value: () => source, writable: true, configurable: true })
   return fn
+}
+
+// The Error rebuilt from each marker: one marker met twice (a cycle, a shared error) is one Error.
+const errors = new WeakMap<Deferred, Error>()
+
+function errorOf (marker: Deferred): Error {
+  return errors.get(marker) ?? deserializeError(marker.e as SerializedError, (err) => errors.set(marker, err))
 }
 
 function throwingToJSON (marker: Deferred): object {

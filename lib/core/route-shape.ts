@@ -48,11 +48,14 @@ export function encodeResult (result: unknown): EncodedValue {
 export function isCloneSafe (value: object, depth: number): boolean {
   if (depth > MAX_CLONE_DEPTH || types.isProxy(value)) return false
   if (Array.isArray(value)) {
+    // `in`, not a read: a toJSON() JSON would call, even a non-enumerable one clone would drop.
+    if ('toJSON' in value) return false
     for (let i = 0; i < value.length; i++) if (!isSafeEntry(value[i], depth)) return false
     return true
   }
   const proto = Object.getPrototypeOf(value)
   if (proto === Object.prototype || proto === null) {
+    if ('toJSON' in value) return false
     for (const key of Object.keys(value)) {
       const field = Object.getOwnPropertyDescriptor(value, key)
       if (field === undefined || field.get !== undefined || !isSafeEntry(field.value, depth)) return false
@@ -116,6 +119,15 @@ export function jsonShape (value: unknown, key: string, depth: number, ctx: Shap
   const object = value as object
   const copied = ctx.seen.get(object)
   if (copied !== undefined) return copied
+  // An Error inside a value: JSON writes its own enumerable fields, as it would those of the Error
+  // rebuilt from this; what reads it as an Error (`String()` gives "Name: message") sees one.
+  if (!fromToJSON && !ctx.strict && object instanceof Error && !types.isProxy(object)) {
+    ctx.deferred = true
+    const marker: Deferred = { [DEFER]: 'e' }
+    ctx.seen.set(object, marker)
+    marker.e = serializeError(object, true, 0, ctx)
+    return marker
+  }
   if (!types.isProxy(object) && (types.isBoxedPrimitive(object) ? typeof object.valueOf() !== 'symbol'
     // What toJSON() returned is written as an object even when it is a Date or bytes.
     : !fromToJSON && (object instanceof Date || object instanceof RegExp || types.isAnyArrayBuffer(object) ||
