@@ -29,6 +29,9 @@ export interface SerializedError {
   cf?: 1
   /** The cause function's source, for its stand-in's toString(). */
   cs?: string
+  /** A hidden own `message` that is not a string (`hm`: there is one). */
+  mv?: unknown
+  hm?: 1
   /** Reading `stack` threw this message. */
   sf?: string
   /** `message` is an own enumerable field. */
@@ -66,6 +69,16 @@ export function serializeError (err: Error, strict = true, depth = 0, shared?: S
   // Own enumerable fields in their order (what an error handler that spreads the error sees),
   // then code and statusCode where they are inherited or hidden (what it reads by name).
   const own = enumerableKeys(err)
+  // A hidden own message that is not text (`null`, a number, an object) is kept as it is.
+  if (ctx !== undefined && !own.includes('message')) {
+    try {
+      const message = Object.getOwnPropertyDescriptor(err, 'message')?.value
+      if (message !== undefined && typeof message !== 'string') {
+        const plain = shapeField(message, ctx)
+        if (plain !== OMIT) { out.hm = 1; out.mv = plain }
+      }
+    } catch {}
+  }
   for (const key of own) {
     if (key === 'stack') continue
     if (key === 'message') out.me = 1
@@ -174,6 +187,11 @@ export function deserializeError (data: SerializedError, made?: (err: Error) => 
   }
   // An own enumerable message comes back through props, in its place among the fields.
   if (data.me === 1) delete (err as { message?: string }).message
+  if (data.hm === 1) {
+    const box = { message: data.mv }
+    if (data.dd === 1) rebuildDeferred(box)
+    hidden('message', Object.getOwnPropertyDescriptor(box, 'message')?.value)
+  }
   if (data.props === undefined || !Object.hasOwn(data.props, 'name')) hidden('name', data.name)
   if (data.stack !== undefined) err.stack = data.stack
   else if (data.sf !== undefined) {
