@@ -72,7 +72,7 @@ const DOCUMENTED = [
   },
   {
     name: 'nested values in error fields are JSON data',
-    readme: 'inside an error\'s fields and cause, and inside a thrown object\'s fields, values are the data JSON.stringify sees: an instance of a class, an Error, a Map, a Set, a boxed value or a Proxy there is a plain object, a function or symbol nested in one is dropped (`null` in an array), so an error handler that converts such a field to text (`String(err.cause)`) may see other text',
+    readme: 'inside an error\'s fields and cause, and inside a thrown object\'s fields, values are the data JSON.stringify sees: an instance of a class, a Map, a Set, a boxed value or a Proxy there is a plain object (an Error is an Error), a function or symbol nested in one is dropped (`null` in an array), so an error handler that converts such a field to text (`String(err.cause)`) may see other text',
     matches: (program) => errorParts(program.end[1]).some(holdsNonJsonData)
   },
   {
@@ -118,9 +118,9 @@ function errorParts (desc) {
   return []
 }
 
-/** An error part holding what JSON writes as plain data: an object of a class, an Error, a Map... or, nested, a function or symbol. */
+/** An error part holding what JSON writes as plain data: an object of a class, a Map... or, nested, a function or symbol. */
 function holdsNonJsonData (part) {
-  const NOT_DATA = ['cls', 'err', 'weakmap', 'proxy', 'map', 'set', 'boxed', 'nullproto']
+  const NOT_DATA = ['cls', 'weakmap', 'proxy', 'map', 'set', 'boxed', 'nullproto']
   const CONTAINERS = ['obj', 'nullproto', 'cls', 'arr', 'map', 'set', 'proxy', 'fn', 'err']
   return mentions(part, (node) => NOT_DATA.includes(node[0])) ||
     (CONTAINERS.includes(part[0]) && mentions(part[1], (node) => node[0] === 'sym' || node[0] === 'fn'))
