@@ -77,7 +77,7 @@ const DOCUMENTED = [
   },
   {
     name: 'a circular value names the copy\'s constructor',
-    readme: 'a returned value with a cycle fails as inline (JSON\'s circular-structure TypeError), but where the cycle starts at a class instance, an Error or a Proxy the message names the copy\'s constructor (`Object`, `Array`) instead',
+    readme: 'a returned value with a cycle fails as inline (JSON\'s circular-structure TypeError), but where the cycle starts at a class instance, an Error subclass or a Proxy the message names the copy\'s constructor (`Object`, `Array`, `Error`) instead',
     matches: (program, inline, offloaded) => inline.status === offloaded.status &&
       /circular structure/.test(inline.body) && /circular structure/.test(offloaded.body)
   },
