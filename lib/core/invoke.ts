@@ -7,7 +7,7 @@ import {
   type LogLine, type Outcome, type ProbeProblem, type ProbeTask, type RequestData, type Task
 } from './marshal.js'
 import { encodeRouteValue, serializeError, ValueKind, type EncodedValue, type SerializedError } from './route-value.js'
-import { ReplyOp, ThreadReply, type ReplyCall } from './thread-reply.js'
+import { ThreadReply, type ReplyCall } from './thread-reply.js'
 import { exportNames, getHandler, importHandlerModule, pickExport } from './handler-module.js'
 import { FST_MPM_NOT_CLONEABLE } from './errors.js'
 import type { OffloadLogger, OffloadRequest } from './types.js'
@@ -52,6 +52,7 @@ export async function invoke (task: Task, write: LogWriter, inThread: boolean): 
     const fn = await getHandler(task.m, task.e)
     if (task.k === TaskKind.Route) {
       const req = task.r as RequestData & { log: OffloadLogger }
+      if (task.np !== undefined) nullPrototypes(req, task.np)
       if (task.bj === 1) req.body = JSON.parse(req.body as string)
       else if (req.body instanceof Uint8Array && !Buffer.isBuffer(req.body)) {
         req.body = Buffer.from(req.body.buffer, req.body.byteOffset, req.body.byteLength)
@@ -70,16 +71,18 @@ export async function invoke (task: Task, write: LogWriter, inThread: boolean): 
   let ops: ReplyCall[] | undefined
   try {
     if (reply !== undefined) {
-      ops = checkReplyCalls(reply.calls)
-      encoded = encodeRouteValue(value)
+      // Reply calls hold only what can cross (thread-reply.ts encodes each argument as it is
+      // given), so they are kept whatever happens to the value: status and headers set before a
+      // failure stay, as inline.
+      ops = reply.calls.length === 0 ? undefined : reply.calls
+      encoded = encodeRouteValue(value, !ok)
     } else {
       encoded = encodeRunValue(value, ok, inThread)
     }
   } catch (err) {
-    // What the handler produced cannot be made to cross (or its toJSON() threw, as it would
-    // have when the framework serialized it): answer that, not a dead thread.
+    // What the handler produced cannot be made to cross (a stream, an error's code that is a
+    // function): answer that, not a dead thread.
     ok = false
-    ops = undefined
     encoded = { v: describeFailure(err), vk: ValueKind.Error }
   }
   return { outcome: { ok, v: encoded.v, vk: encoded.vk, ops, lc: counter.lines, d }, transfer: encoded.transfer }
@@ -93,15 +96,10 @@ function describeFailure (err: unknown): SerializedError {
   return { name: 'Error', message: 'fastify-mpm: the handler failed with a value that cannot be described' }
 }
 
-/** Header values must survive structured clone; the framework applies them, so no more is checked. */
-function checkReplyCalls (calls: ReplyCall[]): ReplyCall[] | undefined {
-  if (calls.length === 0) return undefined
-  for (const call of calls) {
-    if (call[0] !== ReplyOp.Header) continue
-    const problem = findUncloneable(call[2], `header "${call[1]}"`)
-    if (problem !== null) throw new FST_MPM_NOT_CLONEABLE(problem)
-  }
-  return calls
+/** `params` and `query` (bit 1 and 2) had no prototype on the main thread, and clone gave them one. */
+function nullPrototypes (req: RequestData, np: number): void {
+  if ((np & 1) !== 0 && req.params !== null && typeof req.params === 'object') req.params = Object.assign(Object.create(null), req.params)
+  if ((np & 2) !== 0 && req.query !== null && typeof req.query === 'object') req.query = Object.assign(Object.create(null), req.query)
 }
 
 function encodeRunValue (value: unknown, ok: boolean, inThread: boolean): EncodedValue {

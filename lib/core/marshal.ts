@@ -28,6 +28,8 @@ export interface RouteTask {
   rs?: ReplyStart
   /** The body travels as JSON text: nested too deep for structured clone. */
   bj?: 1
+  /** `params` (1) and `query` (2) have no prototype, as on the main thread. */
+  np?: number
 }
 export interface RunTask { k: TaskKind.Run, m: string, e: string, id: number, lv: number, p: unknown }
 export interface ProbeTask { k: TaskKind.Probe, mods: Array<{ m: string, e: string }> }
@@ -131,10 +133,19 @@ export function encodeLogArgs (line: LogLine, args: unknown[]): LogLine {
   if (typeof first === 'string') {
     line.m = first
   } else {
-    line.o = first instanceof Error ? { err: serializeError(first, false) } : findUncloneable(first) === null ? first : String(first)
+    line.o = first instanceof Error ? { err: serializeError(first, false) } : findUncloneable(first) === null ? first : textOf(first)
     if (typeof second === 'string') line.m = second
   }
   return line
+}
+
+/** What a log line shows of a value that cannot cross; never a throw from inside `req.log.info()`. */
+function textOf (value: unknown): string {
+  try {
+    return String(value)
+  } catch {
+    return Object.prototype.toString.call(value)
+  }
 }
 
 export function decodeLogArgs (line: LogLine): [unknown, string?] | [string] {

@@ -12,6 +12,7 @@ import { TaskKind, type Outcome, type RequestData, type RouteTask } from './mars
 import type { OffloadTarget, TaskEvent, TaskObserver, TaskResult } from './offload-target.js'
 import type { LoggerLike, ThreadPool } from './pool.js'
 import { decodeRouteValue, deserializeError, ValueKind, type SerializedError } from './route-value.js'
+import type { BadStatus } from './route-error.js'
 import type { ReplyStart } from './thread-reply.js'
 
 /** What a route needs at request time, resolved once when the route is added. */
@@ -30,15 +31,34 @@ export interface RouteCall {
   contentLength: string | undefined
   /** The reply as hooks or middleware left it before the handler, when they changed it. */
   start: ReplyStart | undefined
+  /** `params` (1) and `query` (2) have no prototype: the thread gives its copies none either. */
+  np?: number
   /** The response: once it closes, a task still waiting for a thread is dropped. */
   res: ServerResponse
   log: LoggerLike
+}
+
+/** Bit 1: `params` has no prototype; bit 2: nor has `query` (the thread's copies get none either). */
+export function nullPrototypeBits (params: unknown, query: unknown): number | undefined {
+  const bits = (isBare(params) ? 1 : 0) | (isBare(query) ? 2 : 0)
+  return bits === 0 ? undefined : bits
+}
+
+function isBare (value: unknown): boolean {
+  return value !== null && typeof value === 'object' && Object.getPrototypeOf(value) === null
+}
+
+/** The declared length the depth check may trust: not that of a compressed body, which inflates. */
+export function plainLength (headers: Record<string, string | string[] | undefined>): string | undefined {
+  const encoding = headers['content-encoding']
+  return encoding === undefined || encoding === 'identity' ? headers['content-length'] as string | undefined : undefined
 }
 
 /** Runs the route's handler in a thread; rejects with the pool's errors (queue full, timeout, crash…). */
 export function dispatchRoute (binding: RouteBinding, call: RouteCall): Promise<Outcome> {
   const task: RouteTask = { k: TaskKind.Route, m: binding.href, e: binding.exportName, id: 0, lv: 0, r: call.request }
   if (call.start !== undefined) task.rs = call.start
+  if (call.np !== undefined) task.np = call.np
   if (isTooDeepToClone(call.request.body, call.contentLength)) {
     task.r = { ...call.request, body: stringifyDeep(call.request.body) }
     task.bj = 1
@@ -68,7 +88,7 @@ async function observed (binding: RouteBinding, reqId: string, running: Promise<
  * The value the handler returned or threw, rebuilt on this thread. `badStatus` turns a value the
  * handler passed to `reply.code()` into the framework's own error for it, when it has one.
  */
-export function outcomeValue (outcome: Outcome, badStatus: (code: unknown) => Error | undefined): unknown {
+export function outcomeValue (outcome: Outcome, badStatus: (bad: BadStatus) => Error | undefined): unknown {
   if (outcome.vk !== ValueKind.Error) return decodeRouteValue(outcome)
   const data = outcome.v as SerializedError
   return (data.bs !== undefined ? badStatus(data.bs) : undefined) ?? deserializeError(data)

@@ -6,7 +6,9 @@
 
 import type { Mpm } from '../core/mpm.js'
 import type { OffloadTarget } from '../core/offload-target.js'
-import { dispatchRoute, droppedForGoneClient, explainFailure, outcomeValue, type RouteBinding } from '../core/route-dispatch.js'
+import { dispatchRoute, droppedForGoneClient, explainFailure, nullPrototypeBits, outcomeValue, plainLength, type RouteBinding } from '../core/route-dispatch.js'
+import type { BadStatus } from '../core/route-error.js'
+import { decodeHeaderValue } from '../core/stand-in.js'
 import { ReplyOp, type ReplyCall, type ReplyStart } from '../core/thread-reply.js'
 import type { ExpressLogger } from './options.js'
 import { RouteKeys } from './route-keys.js'
@@ -51,7 +53,8 @@ async function handle (ctx: OffloadContext, binding: RouteBinding, req: ExpressR
         ip: req.ip ?? req.socket.remoteAddress ?? '',
         hostname: req.hostname ?? ''
       },
-      contentLength: req.headers['content-length'],
+      contentLength: plainLength(req.headers),
+      np: nullPrototypeBits(req.params, req.query),
       start: replyStart(res),
       res,
       log
@@ -138,22 +141,23 @@ function replay (res: ExpressResponse, calls: ReplyCall[]): void {
     switch (call[0]) {
       case ReplyOp.Code: res.status(Number(call[1])); break
       case ReplyOp.Header: {
-        const [, name, value] = call
+        const value = decodeHeaderValue(call[2])
+        const name = call[1]
         const text = Array.isArray(value) ? value.map(String) : String(value)
         if (name === 'set-cookie') res.append(name, text)
         else res.set(name, text)
         break
       }
       case ReplyOp.RemoveHeader: res.removeHeader(call[1]); break
-      case ReplyOp.Type: res.type(String(call[1])); break
+      case ReplyOp.Type: res.type(String(decodeHeaderValue(call[1]))); break
     }
   }
 }
 
 /** Express 5's res.status() refuses what is not a status code; Express 4 has no error of its own. */
-function badStatus (res: ExpressResponse, code: unknown): Error | undefined {
+function badStatus (res: ExpressResponse, bad: BadStatus): Error | undefined {
   try {
-    res.status(code as number)
+    res.status((bad.p ? bad.c : NaN) as number)
   } catch (err) {
     return err as Error
   }
@@ -194,7 +198,9 @@ function fail (binding: RouteBinding, thrown: unknown, res: ExpressResponse, nex
   err.status = status
   err.statusCode = status
   if (status === 503) {
-    const headers = { ...(err.headers ?? {}), 'retry-after': binding.retryAfter }
+    // Only an object's fields: Express's handlers ignore any other `headers` (a string is not spread).
+    const own = err.headers !== null && typeof err.headers === 'object' ? err.headers : {}
+    const headers = { ...own, 'retry-after': binding.retryAfter }
     err.headers = headers
     if (!res.headersSent) res.setHeader('retry-after', binding.retryAfter)
   }

@@ -6,7 +6,9 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest, RouteHandlerMethod } from 'fastify'
 import { FST_MPM_NOT_REGISTERED } from '../core/errors.js'
 import { offloadTarget, type OffloadOptions, type OffloadTarget } from '../core/offload-target.js'
-import { dispatchRoute, droppedForGoneClient, explainFailure, outcomeValue, type RouteBinding } from '../core/route-dispatch.js'
+import { dispatchRoute, droppedForGoneClient, explainFailure, nullPrototypeBits, routeContext, outcomeValue, plainLength, type RouteBinding } from '../core/route-dispatch.js'
+import type { BadStatus } from '../core/route-error.js'
+import { decodeHeaderValue } from '../core/stand-in.js'
 import { ReplyOp, type ReplyCall, type ReplyStart } from '../core/thread-reply.js'
 
 export const kOffload = Symbol.for('fastify-mpm.offload')
@@ -47,7 +49,8 @@ async function handle (binding: RouteBinding, request: FastifyRequest, reply: Fa
         ip: request.ip,
         hostname: request.hostname
       },
-      contentLength: request.headers['content-length'],
+      contentLength: plainLength(request.headers),
+      np: nullPrototypeBits(request.params, request.query),
       start: replyStart(reply),
       res: reply.raw,
       log: request.log
@@ -82,18 +85,22 @@ function replay (reply: FastifyReply, calls: ReplyCall[]): void {
   for (const call of calls) {
     switch (call[0]) {
       case ReplyOp.Code: reply.code(call[1] as number); break
-      case ReplyOp.Header: reply.header(call[1], call[2]); break
+      case ReplyOp.Header: reply.header(call[1], decodeHeaderValue(call[2])); break
       case ReplyOp.RemoveHeader: reply.removeHeader(call[1]); break
-      case ReplyOp.Type: reply.type(call[1] as string); break
+      case ReplyOp.Type: reply.type(decodeHeaderValue(call[1]) as string); break
     }
   }
 }
 
-/** An invalid `reply.code()` in the thread fails as the real reply's code() fails, with Fastify's own error. */
-function badStatus (reply: FastifyReply, code: unknown): Error | undefined {
+/**
+ * An invalid `reply.code()` in the thread fails as the real reply's code() fails, with Fastify's
+ * own error; an object passed to it did not cross, so its error carries the thread's message.
+ */
+function badStatus (reply: FastifyReply, bad: BadStatus): Error | undefined {
   try {
-    reply.code(code as number)
+    reply.code((bad.p ? bad.c : NaN) as number)
   } catch (err) {
+    if (!bad.p) (err as Error).message = bad.m
     return err as Error
   }
   return undefined
@@ -101,7 +108,13 @@ function badStatus (reply: FastifyReply, code: unknown): Error | undefined {
 
 /** A 5xx logged by Fastify names the route and module, as a binding of the request's log. */
 function withContext (thrown: unknown, binding: RouteBinding, request: FastifyRequest, reply: FastifyReply): unknown {
-  const context = explainFailure(thrown, binding)
+  let context
+  try {
+    context = explainFailure(thrown, binding)
+  } catch {
+    // A thrown object whose statusCode getter throws: the error handler meets that, as inline.
+    context = routeContext(binding)
+  }
   if (context !== undefined) {
     // Fastify's error handler logs through reply.log, a copy of request.log made per request.
     const log = request.log.child({ offload: context })

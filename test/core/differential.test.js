@@ -8,11 +8,16 @@ import Fastify from 'fastify'
 import mpm, { offload } from 'fastify-mpm'
 import { Agent, request } from 'undici'
 import * as corpus from '../fixtures/handlers/corpus.js'
+import * as boundary from '../fixtures/handlers/boundary-corpus.js'
 import { captureLogs } from '../helpers/logs.js'
 import { tempDir, waitFor } from '../helpers/util.js'
 
 const CORPUS = new URL('../fixtures/handlers/corpus.js', import.meta.url)
 const FAULTS = new URL('../fixtures/handlers/faults.js', import.meta.url)
+const BOUNDARY = new URL('../fixtures/handlers/boundary-corpus.js', import.meta.url)
+// Issue 16's hard corners, each mounted plain, under a response schema and under an error
+// handler that reads the error by name; streams are the documented exception, tested apart.
+const BOUNDARY_CASES = Object.keys(boundary).filter((name) => typeof boundary[name] === 'function' && !boundary.STREAMS.includes(name))
 const IGNORED_HEADERS = new Set(['date', 'connection', 'keep-alive'])
 
 function deepBody (depth) {
@@ -35,7 +40,12 @@ const CASES = [
   ['response schema filters and formats', 'GET', '/schema/object'],
   ['response schema with a date', 'GET', '/schema/date'],
   ...['thrown', 'returnedError', 'thrownObject', 'thrownString', 'thrownUndefined', 'thrownNumber', 'codeThenThrow', 'withCause', 'badCode']
-    .map((name) => [`custom error handler: ${name}`, 'GET', `/eh/${name}`])
+    .map((name) => [`custom error handler: ${name}`, 'GET', `/eh/${name}`]),
+  ...BOUNDARY_CASES.flatMap((name) => [
+    [`boundary: ${name}`, 'GET', `/b/${name}/p1?q=1`],
+    [`boundary under a response schema: ${name}`, 'GET', `/bs/${name}/p1?q=1`],
+    [`boundary under an error handler: ${name}`, 'GET', `/be/${name}/p1?q=1`]
+  ])
 ]
 
 async function buildApp (mode, logs) {
@@ -68,6 +78,28 @@ async function buildApp (mode, logs) {
     for (const name of ['thrown', 'returnedError', 'thrownObject', 'thrownString', 'thrownUndefined', 'thrownNumber', 'codeThenThrow', 'withCause', 'badCode']) {
       scope.get(`/eh/${name}`, handler(name))
     }
+  })
+  const fromBoundary = (name) => mode === 'offloaded' ? offload(BOUNDARY, { export: name }) : boundary[name]
+  for (const name of [...BOUNDARY_CASES, ...boundary.STREAMS]) {
+    app.get(`/b/${name}/:p`, fromBoundary(name))
+    app.get(`/bs/${name}/:p`, { schema: { response: { '2xx': { type: 'object', properties: { hello: { type: 'string' }, n: { type: 'number' }, list: { type: 'array' } } } } } }, fromBoundary(name))
+  }
+  await app.register(async (scope) => {
+    scope.setErrorHandler(async (err, req, reply) => {
+      reply.code(err?.statusCode >= 400 && err?.statusCode < 600 ? err.statusCode : 500)
+      const isObject = err !== null && (typeof err === 'object' || typeof err === 'function')
+      return {
+        type: typeof err,
+        isError: err instanceof Error,
+        name: isObject ? String(err.name) : null,
+        keys: isObject ? Object.keys(err) : null,
+        message: isObject ? String(err.message) : null,
+        code: isObject ? String(err.code) : null,
+        cause: isObject && 'cause' in err ? String(err.cause) : null,
+        serialization: isObject && err.serialization !== undefined
+      }
+    })
+    for (const name of BOUNDARY_CASES) scope.get(`/be/${name}/:p`, fromBoundary(name))
   })
   await app.listen({ host: '127.0.0.1', port: 0 })
   return app
@@ -163,6 +195,19 @@ describe('differential: the same handler inline and offloaded answers alike', { 
     const offloaded = await viaInject(apps.offloaded, 'GET', '/schema/classInstance')
     assert.deepEqual(JSON.parse(inline.body), { points: [{ x: 3, secret: 'prototype getters are not serialized' }] })
     assert.deepEqual(JSON.parse(offloaded.body), { points: [{ x: 3 }] })
+  })
+
+  test('documented difference: a returned stream is a 500 naming the route, offloaded (streams do not cross threads yet)', async () => {
+    for (const name of boundary.STREAMS) {
+      const inline = await viaInject(apps.inline, 'GET', `/b/${name}/p1`)
+      const offloaded = await viaInject(apps.offloaded, 'GET', `/b/${name}/p1`)
+      assert.equal(offloaded.status, 500, name)
+      const body = JSON.parse(offloaded.body)
+      assert.equal(body.code, 'FST_MPM_NOT_CLONEABLE', name)
+      assert.match(body.message, new RegExp(`route GET /b/${name}/:p: .*returned a stream`), name)
+      // Inline, Fastify streams a Node or web stream (200) and writes an async generator as `{}`.
+      assert.equal(inline.status, 200, name)
+    }
   })
 
   test('the corpus exercised what it claims: threads served the offloaded app, nothing crashed', async () => {

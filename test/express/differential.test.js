@@ -9,9 +9,11 @@ import Fastify from 'fastify'
 import mpm, { offload } from 'fastify-mpm'
 import { Agent, request } from 'undici'
 import * as corpus from '../fixtures/handlers/corpus.js'
+import { gzipSync } from 'node:zlib'
 import { EXPRESSES, startExpress } from './helpers.js'
 
 const CORPUS = new URL('../fixtures/handlers/corpus.js', import.meta.url)
+const BOUNDARY = new URL('../fixtures/handlers/boundary-corpus.js', import.meta.url)
 const IGNORED_HEADERS = new Set(['date', 'connection', 'keep-alive'])
 const ERROR_CASES = ['thrown', 'returnedError', 'thrownObject', 'thrownString', 'thrownUndefined', 'thrownNumber', 'codeThenThrow', 'withCause', 'badCode']
 const HOOK_CASES = ['seesHookHeaders', 'removesHookHeader', 'setCookieTwice']
@@ -191,6 +193,42 @@ describe('differential: Express adapter vs Fastify plugin on one corpus', { time
     const res = await request(`http://127.0.0.1:${plain.server.address().port}/c/echo/p`, { headers: given, dispatcher: agent })
     assert.match((await res.body.json()).id, /^req-\w+$/)
   })
+
+  for (const [name, express] of EXPRESSES) {
+    test(`${name}: the boundary's corners (issue 16) answer as Express answers inline`, async (t) => {
+      const srv = await startExpress(express, { threads: 1, taskTimeout: 10_000 }, (app, mpm) => {
+        app.use(express.json({ limit: '1mb' }))
+        app.get('/inline/prototypes/:p', (req, res) => {
+          res.json({ params: Object.getPrototypeOf(req.params) === null, query: Object.getPrototypeOf(req.query) === null })
+        })
+        app.get('/off/prototypes/:p', mpm.offload(BOUNDARY, { export: 'prototypes' }))
+        app.get('/headers-string', mpm.offload(BOUNDARY, { export: 'errorHeadersString' }))
+        app.get('/headers-string-503', mpm.offload(BOUNDARY, { export: 'errorHeadersString503' }))
+        app.post('/body-depth', mpm.offload(CORPUS, { export: 'bodyDepth' }))
+      })
+      t.after(() => srv.close())
+      const inline = await srv.request('/inline/prototypes/p1?q=1')
+      const offloaded = await srv.request('/off/prototypes/p1?q=1')
+      assert.deepEqual(offloaded.json(), inline.json())
+
+      // Express's handlers ignore an error's `headers` unless it is an object: never spread a string.
+      for (const [path, status] of [['/headers-string', 400], ['/headers-string-503', 503]]) {
+        const res = await srv.request(path)
+        assert.equal(res.status, status)
+        for (const header of ['0', '1', '2']) assert.equal(res.headers[header], undefined, `${path}: header ${header}`)
+      }
+
+      // The depth check reads the declared length; a compressed body inflates past it.
+      const deep = '{"a":'.repeat(5000) + '1' + '}'.repeat(5000)
+      const plain = await srv.request('/body-depth', { method: 'POST', body: deep, headers: { 'content-type': 'application/json' } })
+      const gzipped = await srv.request('/body-depth', { method: 'POST', body: gzipSync(deep), headers: { 'content-type': 'application/json', 'content-encoding': 'gzip' } })
+      assert.equal(plain.status, 200, plain.text)
+      assert.deepEqual(plain.json(), { depth: 5000 })
+      assert.equal(gzipped.status, plain.status, gzipped.text)
+      assert.equal(gzipped.text, plain.text)
+      assert.equal(srv.mpm.stats().crashed, 0)
+    })
+  }
 
   test('the listed differences, as an Express user sees them', async (t) => {
     const srv = await buildExpress(EXPRESSES[0][1])
