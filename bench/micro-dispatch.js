@@ -35,10 +35,11 @@ async function piscina () {
 
 async function tinypool (useAtomics, timer, entry = false) {
   const { default: Tinypool } = await import('tinypool')
+  const { ThreadClock } = await import('../dist/core/thread-clock.js')
   // entry: tinypool loads fastify-mpm's thread entry (dist/core/thread.js), which runs the handler
   // through invoke(); the task is the RunTask the plugin would send.
   const pool = entry
-    ? new Tinypool({ filename: new URL('../dist/core/thread.js', import.meta.url).href, minThreads: 2, maxThreads: 2, idleTimeout: 30_000, useAtomics, workerData: { logChannel: `micro:${process.pid}`, maxTasks: 0 } })
+    ? new Tinypool({ filename: new URL('../dist/core/thread.js', import.meta.url).href, minThreads: 2, maxThreads: 2, idleTimeout: 30_000, useAtomics, workerData: { logChannel: `micro:${process.pid}`, maxTasks: 0, maxHeap: 0, clock: new ThreadClock(2).memory } })
     : new Tinypool({ filename: trivial, minThreads: 2, maxThreads: 2, idleTimeout: 30_000, useAtomics })
   if (entry) return { run: () => pool.run({ k: 1, m: trivial, e: 'default', id: 1, lv: Infinity, p: { params: {}, query: {} } }), close: () => pool.destroy() }
   const run = timer
@@ -56,12 +57,12 @@ async function mpmPool ({ taskTimeout, log, route, signal: kind = 'lite' }) {
   const pool = new ThreadPool({ minThreads: 2, maxThreads: 2, maxQueue: 1_000, idleTimeout: 30_000, taskTimeout, maxTasksPerThread: 0, resourceLimits: undefined, log: noopLog })
   // Made only for a task that has to wait for a thread: offload() passes a small object with
   // the three members the queue uses; 'abort' is the AbortSignal it used to pass.
-  const signal = kind === 'none' ? undefined : kind === 'abort' ? () => new AbortController().signal : () => new LiteSignal()
-  const opts = log ? { signal, log: noopLog } : { signal }
+  const signal = kind === 'none' ? () => undefined : kind === 'abort' ? () => new AbortController().signal : () => new LiteSignal()
+  const opts = () => log ? { signal: signal(), log: noopLog } : { signal: signal() }
   const task = route
     ? () => ({ k: 0, m: trivial, e: 'default', id: 0, lv: 0, r: { ...request } })
     : () => ({ k: 1, m: trivial, e: 'default', id: 0, lv: 0, p: { params: {}, query: {} } })
-  return { run: () => pool.run(task(), opts), close: () => pool.close() }
+  return { run: () => pool.run(task(), opts()), close: () => pool.close() }
 }
 
 // What offload() passes instead of an AbortSignal (ResponseGone in lib/offload.ts), minus the
