@@ -120,6 +120,7 @@ export class ExpressMpm {
     if (this.#servers.has(server)) return
     this.#servers.add(server)
     this.#view.attach(server, current)
+    this.#loopTime?.attach(server)
     // While closing, every answer ends its keep-alive connection, so server.close() is not held open.
     server.prependListener('request', (_req, res) => { if (this.core.pool.closing) res.setHeader('connection', 'close') })
   }

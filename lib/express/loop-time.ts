@@ -11,6 +11,7 @@
 // that no advisor watches pass straight through. Rows are keyed by the Route object Express
 // matched and its method (RouteKeys), never by the URL sent.
 
+import type { Server } from 'node:http'
 import { performance } from 'node:perf_hooks'
 import type { Mpm } from '../core/mpm.js'
 import type { Advisor } from '../status/advisor.js'
@@ -61,7 +62,10 @@ function wrap (proto: { dispatch?: Dispatch, [kWrapped]?: true }): void {
 /** Route.prototype, from a routed request or the app's router (Express 5 `router`, Express 4 `_router`). */
 function findRouteProto (req: ExpressRequest): object | undefined {
   if (req.route !== undefined) return Object.getPrototypeOf(req.route) as object
-  const app = (req as { app?: AppLike }).app
+  return fromApp((req as { app?: AppLike }).app)
+}
+
+function fromApp (app: AppLike | undefined): object | undefined {
   const seen = new Set<RouterLike>()
   const search = (router: RouterLike | undefined): object | undefined => {
     if (router === undefined || seen.has(router)) return undefined
@@ -76,11 +80,30 @@ function findRouteProto (req: ExpressRequest): object | undefined {
   return search(app?._router ?? app?.router)
 }
 
+export interface LoopTimeSeam {
+  /** Watches the app that serves `server` from now on (found among its request listeners). */
+  attach: (server: Server) => void
+  seen: (req: ExpressRequest) => void
+  close: () => void
+}
+
 /** An advisor for one ExpressMpm: `seen(req)` on each request its middleware sees, `close()` at the end. */
-export function loopTimeSeam (advisor: Advisor, mpm: Mpm): { seen: (req: ExpressRequest) => void, close: () => void } {
+export function loopTimeSeam (advisor: Advisor, mpm: Mpm): LoopTimeSeam {
   const watched: Watched = { advisor, mpm, keys: new RouteKeys<LoopRow>(), closed: false }
   let wrapped = false
   return {
+    attach (server) {
+      // The app is the server's request listener (an Express app is a function with a router).
+      for (const listener of server.listeners('request') as AppLike[]) {
+        if (typeof listener !== 'function' || typeof (listener as { handle?: unknown }).handle !== 'function') continue
+        if (apps.get(listener) !== watched) apps.set(listener, watched)
+        const proto = wrapped ? undefined : fromApp(listener)
+        if (proto !== undefined) {
+          wrap(proto as Parameters<typeof wrap>[0])
+          wrapped = true
+        }
+      }
+    },
     seen (req) {
       const app = (req as { app?: object }).app
       if (app !== undefined && apps.get(app) !== watched) apps.set(app, watched)
