@@ -1,14 +1,13 @@
-// The advisor's seam in Express, which publishes no tracing channel: the Route's dispatch(),
-// the one call through which Express 4 and 5 run a declared route's handlers, wrapped so its
-// synchronous run is timed. That is each handler's synchronous part, including a res.json() or
-// res.send() it calls before returning (serialization, the write), and also when the route runs
-// late, after a body parser read the body. Not counted: an async handler's code after its first
-// await and what it sends from there (an offloaded route's answer is sent so), middleware before
-// the route, and Express's routing.
+// The advisor's seam in Express, which publishes no tracing channel: the router's Layer call
+// that runs each handler of a declared route, wrapped so its synchronous run is timed. That is
+// each handler's synchronous part, including a res.json() or res.send() it calls before
+// returning (serialization, the write), also when it runs late, after a route-level body parser
+// read the body. Not counted: an async handler's code after its first await and what it sends
+// from there (an offloaded route's answer is sent so), app-level middleware, Express's routing.
 //
-// Express is never imported: Route.prototype is found from the first routed request the mpm
-// sees (req.route) or from the app's router stack, and wrapped once per process. Requests of apps
-// that no advisor watches pass straight through. Rows are keyed by the Route object Express
+// Express is never imported: the prototype to wrap is found in the app's router stack (from the
+// server's request listener, or the first request an mpm middleware sees) and wrapped once per
+// process. Requests of apps that no advisor watches pass straight through. Rows are keyed by the Route object Express
 // matched and its method (RouteKeys), never by the URL sent.
 
 import type { Server } from 'node:http'
@@ -17,9 +16,9 @@ import type { Mpm } from '../core/mpm.js'
 import type { Advisor } from '../status/advisor.js'
 import type { LoopRow } from '../status/loop-time.js'
 import { RouteKeys } from './route-keys.js'
-import type { ExpressRequest } from './types.js'
+import type { ExpressRequest, ExpressResponse } from './types.js'
 
-type Dispatch = (this: object, req: ExpressRequest, res: unknown, done: unknown) => unknown
+type Dispatch = (this: object, req: ExpressRequest, res: ExpressResponse, next: unknown) => unknown
 
 interface Watched { advisor: Advisor, mpm: Mpm, keys: RouteKeys<LoopRow>, closed: boolean }
 interface AppLike { parent?: AppLike, router?: RouterLike, _router?: RouterLike }
@@ -38,46 +37,87 @@ function watchedFor (app: AppLike | undefined): Watched | undefined {
   return found ?? undefined
 }
 
-function wrap (proto: { dispatch?: Dispatch, [kWrapped]?: true }): void {
-  if (proto[kWrapped] === true || typeof proto.dispatch !== 'function') return
-  const original = proto.dispatch
-  proto.dispatch = function dispatch (this: object, req, res, done) {
+// Both Express 4 and 5 run each handler of a route through the router's Layer (handle_request in
+// 4, handleRequest in 5); a route's layers are the ones with their own `method` (undefined for
+// all()). Timing those, not the route as a whole, also counts the handler that runs after a
+// route-level body parser read the body, in a later tick. A handler that calls the next one
+// synchronously is inside its timing already (depth), and the request is recorded once: when a
+// handler leaves it answered, or else when the response closes.
+type Layer = Record<string | symbol, unknown> & { route?: object }
+interface Seam { proto: Layer, method: 'handleRequest' | 'handle_request' }
+interface Pending { [kMs]?: number, [kRow]?: LoopRow, [kWatched]?: Watched }
+
+const kMs = Symbol('fastify-mpm.loopMs')
+const kRow = Symbol('fastify-mpm.loopRow')
+const kWatched = Symbol('fastify-mpm.loopWatched')
+let depth = 0
+
+function wrap ({ proto, method }: Seam): void {
+  const original = proto[method]
+  if (proto[kWrapped] === true || typeof original !== 'function') return
+  const call = original as Dispatch
+  proto[method] = function timed (this: Layer, req: ExpressRequest, res: ExpressResponse, next: unknown) {
+    if (depth > 0 || !Object.hasOwn(this, 'method')) return call.call(this, req, res, next)
     const watched = watchedFor((req as { app?: AppLike }).app)
-    if (watched === undefined) return original.call(this, req, res, done)
+    if (watched === undefined || req.route === undefined) return call.call(this, req, res, next)
     const start = performance.now()
+    depth++
     try {
-      return original.call(this, req, res, done)
+      return call.call(this, req, res, next)
     } finally {
+      depth--
       const now = performance.now()
-      // Express sets req.route to the route being dispatched; anything else is not ours to name.
-      if (req.route === this) {
-        const row = watched.keys.get(req, (name) => watched.advisor.times.row(name, watched.mpm.routes.some((r) => r.route === name)))
-        watched.advisor.times.record(row, now - start, now)
-      }
+      const row = watched.keys.get(req, (name) => watched.advisor.times.row(name, watched.mpm.routes.some((r) => r.route === name)))
+      add(watched, row, req as ExpressRequest & Pending, res, now - start, now)
     }
   }
   proto[kWrapped] = true
 }
 
-/** Route.prototype, from a routed request or the app's router (Express 5 `router`, Express 4 `_router`). */
-function findRouteProto (req: ExpressRequest): object | undefined {
-  if (req.route !== undefined) return Object.getPrototypeOf(req.route) as object
-  return fromApp((req as { app?: AppLike }).app)
+function add (watched: Watched, row: LoopRow, req: ExpressRequest & Pending, res: ExpressResponse, ms: number, now: number): void {
+  const pending = req[kMs]
+  if (res.writableEnded) {
+    req[kMs] = undefined
+    watched.advisor.times.record(row, ms + (pending ?? 0), now)
+    return
+  }
+  req[kMs] = ms + (pending ?? 0)
+  req[kRow] = row
+  if (pending !== undefined) return
+  // Answered later (an async handler, an offloaded route): what ran of it here still counts.
+  req[kWatched] = watched
+  res.once('close', () => flush(req))
 }
 
-function fromApp (app: AppLike | undefined): object | undefined {
+function flush (req: ExpressRequest & Pending): void {
+  const ms = req[kMs]
+  if (ms === undefined || req[kRow] === undefined || req[kWatched] === undefined) return
+  req[kMs] = undefined
+  req[kWatched].advisor.times.record(req[kRow], ms, performance.now())
+}
+
+/** Where to time routes, from the app's router (Express 5 `router`, Express 4 `_router`). */
+function findSeam (app: AppLike | undefined): Seam | undefined {
   const seen = new Set<RouterLike>()
-  const search = (router: RouterLike | undefined): object | undefined => {
+  const search = (router: RouterLike | undefined): Seam | undefined => {
     if (router === undefined || seen.has(router)) return undefined
     seen.add(router)
     for (const layer of router.stack ?? []) {
-      if (layer.route !== undefined) return Object.getPrototypeOf(layer.route) as object
+      if (layer.route !== undefined) {
+        const proto = Object.getPrototypeOf(layer) as Layer
+        return { proto, method: typeof proto.handleRequest === 'function' ? 'handleRequest' : 'handle_request' }
+      }
       const inner = search(layer.handle)
       if (inner !== undefined) return inner
     }
     return undefined
   }
-  return search(app?._router ?? app?.router)
+  try {
+    return search(app?._router ?? app?.router)
+  } catch {
+    // Express 4's `app.router` getter throws (it was removed in 4.0): no routes declared yet.
+    return undefined
+  }
 }
 
 export interface LoopTimeSeam {
@@ -97,9 +137,9 @@ export function loopTimeSeam (advisor: Advisor, mpm: Mpm): LoopTimeSeam {
       for (const listener of server.listeners('request') as AppLike[]) {
         if (typeof listener !== 'function' || typeof (listener as { handle?: unknown }).handle !== 'function') continue
         if (apps.get(listener) !== watched) apps.set(listener, watched)
-        const proto = wrapped ? undefined : fromApp(listener)
-        if (proto !== undefined) {
-          wrap(proto as Parameters<typeof wrap>[0])
+        const seam = wrapped ? undefined : findSeam(listener)
+        if (seam !== undefined) {
+          wrap(seam)
           wrapped = true
         }
       }
@@ -108,9 +148,9 @@ export function loopTimeSeam (advisor: Advisor, mpm: Mpm): LoopTimeSeam {
       const app = (req as { app?: object }).app
       if (app !== undefined && apps.get(app) !== watched) apps.set(app, watched)
       if (wrapped) return
-      const proto = findRouteProto(req)
-      if (proto === undefined) return
-      wrap(proto as Parameters<typeof wrap>[0])
+      const seam = findSeam((req as { app?: AppLike }).app)
+      if (seam === undefined) return
+      wrap(seam)
       wrapped = true
     },
     close () { watched.closed = true }

@@ -3,7 +3,7 @@
 // suggestion. The cluster primary's page merges histograms here, never percentiles.
 
 import type { LoopRowSnapshot, LoopTimeSnapshot } from './loop-time.js'
-import { quantile } from './scoreboard.js'
+import { bucketUpper } from './scoreboard.js'
 
 export interface LoopTimeRow {
   route: string
@@ -79,6 +79,22 @@ function ms (value: number): string {
 export function percent (share: number): string {
   const p = share * 100
   return `${p >= 10 || p === 0 ? Math.round(p) : p.toFixed(1)} %`
+}
+
+/**
+ * The value at quantile q of a bucketed histogram: the bucket's geometric middle (within ~2.2 %
+ * either way, where the bucket's upper edge is up to 4.4 % high), capped at the largest value seen.
+ */
+function quantile (buckets: Record<string, number>, count: number, q: number, maxMs: number): number {
+  if (count === 0) return 0
+  const rank = Math.max(1, Math.ceil(q * count))
+  const indexes = Object.keys(buckets).map(Number).sort((a, b) => a - b)
+  let seen = 0
+  for (const index of indexes) {
+    seen += buckets[index]
+    if (seen >= rank) return Math.min(index === 0 ? bucketUpper(0) : Math.sqrt(bucketUpper(index - 1) * bucketUpper(index)), maxMs)
+  }
+  return maxMs
 }
 
 function round (value: number): number { return Math.round(value * 1000) / 1000 }
