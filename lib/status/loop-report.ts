@@ -47,7 +47,7 @@ export function loopReport (snapshots: Array<LoopTimeSnapshot | undefined>, thre
     }
     const share = activeMs > 0 ? Math.min(1, row.totalMs / activeMs) : 0
     const out: LoopTimeRow = { route: row.route, offloaded: row.offloaded, requests: row.count, blockedMs, share: Math.round(share * 1000) / 1000 }
-    const suggestion = suggest(out, thresholdMs, threadP50.get(row.route))
+    const suggestion = suggest(out, thresholdMs, threadP50.get(row.route), over(row.buckets, thresholdMs))
     if (suggestion !== undefined) out.suggestion = suggestion
     return out
   })
@@ -56,9 +56,11 @@ export function loopReport (snapshots: Array<LoopTimeSnapshot | undefined>, thre
 }
 
 /** `GET /report blocks the event loop 180 ms at p99 (23 % of loop time): offload it`, or nothing. */
-export function suggest (row: Pick<LoopTimeRow, 'route' | 'offloaded' | 'blockedMs' | 'share'>, thresholdMs: number, threadP50?: number): string | undefined {
+export function suggest (row: Pick<LoopTimeRow, 'route' | 'offloaded' | 'blockedMs' | 'share'>, thresholdMs: number, threadP50?: number, slow = Infinity): string | undefined {
   const { route, blockedMs } = row
-  if (blockedMs.p99 > thresholdMs) {
+  // One slow request is not a pattern (a route's first run compiles it; a busy host deschedules
+  // the process): it takes two over the threshold, and a p99 past it.
+  if (blockedMs.p99 > thresholdMs && slow >= MIN_SLOW) {
     const what = `${route} blocks the event loop ${ms(blockedMs.p99)} at p99 (${percent(row.share)} of loop time)`
     return row.offloaded
       ? `${what} even though it is offloaded: look at what runs on the main thread (its hooks, the size of its answer)`
@@ -70,6 +72,15 @@ export function suggest (row: Pick<LoopTimeRow, 'route' | 'offloaded' | 'blocked
     return `${route} costs the event loop ${ms(blockedMs.p50)} at p50 to offload, more than its handler takes in the thread (${ms(threadP50)}): run it inline`
   }
   return undefined
+}
+
+const MIN_SLOW = 2
+
+/** Requests in buckets wholly above the threshold. */
+function over (buckets: Record<string, number>, thresholdMs: number): number {
+  let n = 0
+  for (const [index, count] of Object.entries(buckets)) if (Number(index) > 0 && bucketUpper(Number(index) - 1) >= thresholdMs) n += count
+  return n
 }
 
 function ms (value: number): string {
