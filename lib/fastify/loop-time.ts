@@ -94,3 +94,10 @@ export function watchLoopTime (fastify: FastifyInstance, mpm: Mpm, advisor: Advi
     if (--watching === 0) channels.unsubscribe(subscribers)
   })
 }
+
+/** For bench/advisor-inject.js only: detaches (false) or re-attaches the subscriber, to A/B the same process. */
+export function setTracingForBench (on: boolean): void {
+  if (watching === 0) return
+  if (on) channels.subscribe(subscribers)
+  else channels.unsubscribe(subscribers)
+}
