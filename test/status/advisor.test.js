@@ -144,3 +144,12 @@ test('advisor: false leaves no loopTime and no section; bad advisor options fail
     await assert.rejects(startApp({ advisor }), (err) => err.code === 'FST_MPM_INVALID_OPTION' && err.message.includes(`option "${name}" `), `${JSON.stringify(advisor)} names ${name}`)
   }
 })
+
+test('on by default: without the status page or metrics, the warn line still comes, once', { timeout: 30_000 }, async (t) => {
+  const srv = await startApp({ threads: 1 }, (a) => { a.get('/heavy', async () => { spin(30); return {} }) }, { logLevel: 'warn' })
+  t.after(() => srv.close())
+  for (let i = 0; i < 4; i++) await srv.request('/heavy')
+  const warned = warnings(srv, 'GET /heavy')
+  assert.equal(warned.length, 1)
+  assert.match(warned[0].msg, /^fastify-mpm: GET \/heavy blocks the event loop \d+ ms at p99 .*: offload it$/)
+})
