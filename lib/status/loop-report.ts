@@ -47,7 +47,7 @@ export function loopReport (snapshots: Array<LoopTimeSnapshot | undefined>, thre
     }
     const share = activeMs > 0 ? Math.min(1, row.totalMs / activeMs) : 0
     const out: LoopTimeRow = { route: row.route, offloaded: row.offloaded, requests: row.count, blockedMs, share: Math.round(share * 1000) / 1000 }
-    const suggestion = suggest(out, thresholdMs, threadP50.get(row.route), over(row.buckets, thresholdMs))
+    const suggestion = suggest(out, thresholdMs, threadP50.get(row.route), over(row.buckets, thresholdMs) >= pattern(row.count))
     if (suggestion !== undefined) out.suggestion = suggestion
     return out
   })
@@ -56,11 +56,9 @@ export function loopReport (snapshots: Array<LoopTimeSnapshot | undefined>, thre
 }
 
 /** `GET /report blocks the event loop 180 ms at p99 (23 % of loop time): offload it`, or nothing. */
-export function suggest (row: Pick<LoopTimeRow, 'route' | 'offloaded' | 'blockedMs' | 'share'>, thresholdMs: number, threadP50?: number, slow = Infinity): string | undefined {
+export function suggest (row: Pick<LoopTimeRow, 'route' | 'offloaded' | 'blockedMs' | 'share'>, thresholdMs: number, threadP50?: number, enough = true): string | undefined {
   const { route, blockedMs } = row
-  // One slow request is not a pattern (a route's first run compiles it; a busy host deschedules
-  // the process): it takes two over the threshold, and a p99 past it.
-  if (blockedMs.p99 > thresholdMs && slow >= MIN_SLOW) {
+  if (blockedMs.p99 > thresholdMs && enough) {
     const what = `${route} blocks the event loop ${ms(blockedMs.p99)} at p99 (${percent(row.share)} of loop time)`
     return row.offloaded
       ? `${what} even though it is offloaded: look at what runs on the main thread (its hooks, the size of its answer)`
@@ -74,7 +72,15 @@ export function suggest (row: Pick<LoopTimeRow, 'route' | 'offloaded' | 'blocked
   return undefined
 }
 
-const MIN_SLOW = 2
+/**
+ * How many requests over the threshold make a pattern: of a few requests the p99 is the slowest
+ * one, and one or two slow ones are not a pattern (a route's first runs compile it; a busy host
+ * deschedules the process mid-request). So: 10 % of the requests, or 10, whichever is fewer, and
+ * at least 2.
+ */
+function pattern (count: number): number {
+  return Math.max(2, Math.ceil(Math.min(count * 0.1, 10)))
+}
 
 /** Requests in buckets wholly above the threshold. */
 function over (buckets: Record<string, number>, thresholdMs: number): number {

@@ -23,7 +23,7 @@ ${rows.map((row) => loopRow(row, esc)).join('\n')}
   return `<section><h2>Event-loop time by route</h2>
 ${body}
 <p class="sub">Main-thread time each request held the event loop (its handler's synchronous part and the sending of its answer),
-over the last few minutes, all processes. Routes past ${thresholdMs} ms at p99 (and at least two requests over it) are flagged.</p>
+over the last few minutes, all processes. Routes past ${thresholdMs} ms at p99 (with at least 10 % of their requests, or 10, over it) are flagged.</p>
 </section>
 `
 }

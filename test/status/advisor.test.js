@@ -5,14 +5,28 @@ import assert from 'node:assert/strict'
 import { offload } from 'fastify-mpm'
 import { startApp } from '../helpers/app.js'
 
-const spin = (ms) => { const end = performance.now() + ms; while (performance.now() < end); }
+// Returns how long it really held the thread: on a busy host the loop can be descheduled past its
+// deadline, and then it did block the event loop longer than asked (the advisor must say so too).
+const spin = (ms) => { const start = performance.now(); const end = start + ms; while (performance.now() < end); return performance.now() - start }
+const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]
+/** Within 15 % or 2 ms of the handler's own measure of itself, and that at least what it was asked. */
+function near (measured, took, ms, what) {
+  const truth = median(took)
+  assert.ok(truth >= ms, `${what}: the handler blocked ${truth} ms`)
+  assert.ok(Math.abs(measured - truth) <= Math.max(2, truth * 0.15), `${what}: p50 ${measured} ms, the handler's own p50 ${truth.toFixed(2)} ms (asked ${ms})`)
+}
 const HANDLERS = new URL('../fixtures/status/advisor-handlers.js', import.meta.url)
 // Built once: the /big route's only main-thread work is Fastify serializing it.
 const BIG = Array.from({ length: 60_000 }, (_, i) => ({ i, name: `item ${i}`, tags: ['a', 'b'], nested: { ok: i % 2 === 0 } }))
 
 async function app (t, options = {}, routes = () => {}) {
-  const srv = await startApp({ threads: 1, status: true, metrics: true, ...options }, routes, { logLevel: 'warn' })
+  const srv = await startApp({ threads: 1, status: true, metrics: true, ...options }, async (a) => {
+    a.get('/warm', async () => { spin(0.2); return { ms: 0 } })
+    await routes(a)
+  }, { logLevel: 'warn' })
   t.after(() => srv.close())
+  // Fastify's own code compiled before anything is timed: a cold first request is slower.
+  for (let i = 0; i < 100; i++) await srv.request('/warm')
   return srv
 }
 
@@ -24,10 +38,11 @@ const loopTime = async (srv) => {
 const row = (rows, route) => rows.find((r) => r.route === route)
 const warnings = (srv, route) => srv.logs.filter((l) => l.level === 40 && l.route === route)
 
-test('inline handlers busy for 5, 20 and 80 ms: p50 within 15 % (or 2 ms) of that', { timeout: 30_000 }, async (t) => {
+test('one route, requests busy for 5, 20 and 80 ms: one row for every URL, the worst first, its max the longest', { timeout: 30_000 }, async (t) => {
+  const took = { busy: [], sync: [] }
   const srv = await app(t, {}, (a) => {
-    a.get('/busy/:ms', async (request) => { spin(Number(request.params.ms)); return { ok: true } })
-    a.get('/sync', (request, reply) => { spin(20); reply.send({ ok: true }) })
+    a.get('/busy/:ms', async (request) => { took.busy.push(spin(Number(request.params.ms))); return { ok: true } })
+    a.get('/sync', (request, reply) => { took.sync.push(spin(20)); reply.send({ ok: true }) })
   })
   for (const ms of [5, 20, 80]) {
     for (let i = 0; i < 9; i++) assert.equal((await srv.request(`/busy/${ms}`)).status, 200)
@@ -38,24 +53,26 @@ test('inline handlers busy for 5, 20 and 80 ms: p50 within 15 % (or 2 ms) of tha
   const busy = row(rows, 'GET /busy/:ms')
   assert.equal(busy.requests, 27)
   assert.equal(busy.offloaded, false)
-  assert.ok(Math.abs(busy.blockedMs.p50 - 20) <= Math.max(2, 20 * 0.15), `p50 of 5/20/80 ms is ~20 ms, got ${busy.blockedMs.p50}`)
-  assert.ok(busy.blockedMs.max >= 80 && busy.blockedMs.max <= 80 * 1.5, `max ~80 ms, got ${busy.blockedMs.max}`)
+  // (The p50 lands among the 20 ms requests; the accuracy test is the next one, route by route.)
+  assert.ok(busy.blockedMs.p50 >= 20 * 0.85 && busy.blockedMs.p50 < 80, `p50 ${busy.blockedMs.p50}`)
+  assert.ok(busy.blockedMs.max >= 80 && Math.abs(busy.blockedMs.max - Math.max(...took.busy)) <= 2, `max ${busy.blockedMs.max}, the handler's own ${Math.max(...took.busy)}`)
   const sync = row(rows, 'GET /sync')
-  assert.ok(Math.abs(sync.blockedMs.p50 - 20) <= Math.max(2, 20 * 0.15), `sync handler p50 ~20 ms, got ${sync.blockedMs.p50}`)
+  near(sync.blockedMs.p50, took.sync, 20, 'sync handler')
   assert.ok(busy.share > 0 && busy.share <= 1, `share ${busy.share}`)
   assert.equal(rows[0].route, 'GET /busy/:ms', 'worst first')
 })
 
 test('one route per duration: each p50 within 15 % (or 2 ms)', { timeout: 30_000 }, async (t) => {
+  const took = { 5: [], 20: [], 80: [] }
   const srv = await app(t, {}, (a) => {
-    for (const ms of [5, 20, 80]) a.get(`/d${ms}`, async () => { spin(ms); return { ms } })
+    for (const ms of [5, 20, 80]) a.get(`/d${ms}`, async () => { took[ms].push(spin(ms)); return { ms } })
   })
-  for (const ms of [5, 20, 80]) for (let i = 0; i < 9; i++) await srv.request(`/d${ms}`)
+  for (const ms of [5, 20, 80]) for (let i = 0; i < 21; i++) await srv.request(`/d${ms}`)
   const rows = await loopTime(srv)
   for (const ms of [5, 20, 80]) {
     const { blockedMs, requests } = row(rows, `GET /d${ms}`)
-    assert.equal(requests, 9)
-    assert.ok(Math.abs(blockedMs.p50 - ms) <= Math.max(2, ms * 0.15), `GET /d${ms}: p50 ${blockedMs.p50} ms`)
+    assert.equal(requests, 21)
+    near(blockedMs.p50, took[ms], ms, `GET /d${ms}`)
   }
 })
 
@@ -73,7 +90,8 @@ test('a light inline route stays under the threshold and is never flagged; a hea
   const rows = await loopTime(srv)
   const light = row(rows, 'GET /light')
   assert.equal(light.requests, 50)
-  assert.ok(light.blockedMs.p99 < 20, `light p99 ${light.blockedMs.p99}`)
+  // Below the threshold: a busy host may deschedule one request past it, which flags nothing.
+  assert.ok(light.blockedMs.p50 < 2, `light p50 ${light.blockedMs.p50}`)
   assert.equal(light.suggestion, undefined)
   assert.equal(warnings(srv, 'GET /light').length, 0)
   const cold = row(rows, 'GET /cold')
@@ -95,15 +113,15 @@ test('a light inline route stays under the threshold and is never flagged; a hea
 
 test('an offloaded 80 ms route is not flagged as blocking: its main-thread cost is small', { timeout: 30_000 }, async (t) => {
   const srv = await app(t, {}, (a) => { a.get('/thread', offload(HANDLERS)) })
-  for (let i = 0; i < 5; i++) assert.equal((await srv.request('/thread?ms=80')).status, 200)
+  for (let i = 0; i < 9; i++) assert.equal((await srv.request('/thread?ms=80')).status, 200)
   const thread = row(await loopTime(srv), 'GET /thread')
   assert.equal(thread.offloaded, true)
-  assert.equal(thread.requests, 5)
-  assert.ok(thread.blockedMs.p99 < 20, `main-thread p99 ${thread.blockedMs.p99} ms`)
+  assert.equal(thread.requests, 9)
+  assert.ok(thread.blockedMs.p50 < 5, `main-thread p50 ${thread.blockedMs.p50} ms`)
   assert.ok(thread.suggestion === undefined || !/blocks the event loop/.test(thread.suggestion), thread.suggestion)
   assert.equal(warnings(srv, 'GET /thread').length, 0)
   const metrics = (await srv.request('/metrics')).text
-  assert.match(metrics, /fastify_mpm_route_loop_seconds_count\{route="GET \/thread",offloaded="true"\} 5/)
+  assert.match(metrics, /fastify_mpm_route_loop_seconds_count\{route="GET \/thread",offloaded="true"\} 9/)
 })
 
 test('serializing a large answer counts: an async handler whose only work is its JSON', { timeout: 30_000 }, async (t) => {
