@@ -16,6 +16,8 @@ export {
 } from './cluster/index.js'
 export * as clusterErrors from './cluster/errors.js'
 export type { ReadinessOptions } from './status/readiness.js'
+export type { AdvisorOptions } from './status/advisor.js'
+export type { LoopTimeRow } from './status/loop-report.js'
 export type { ServerStatus, ProcessSummary, RouteSummary } from './status/summary.js'
 // For people who write their own node:cluster primary instead of using cluster().
 export { installStatusRelay, type PrimaryView, type RelayOptions } from './status/relay.js'

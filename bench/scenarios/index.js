@@ -9,6 +9,7 @@
 // ctx = { cfg, srv (bench/lib/server.js), variant, loads: [LoadGen, LoadGen] }. The orchestrator
 // adds cpuUsPerReq (server CPU time / requests) and rssMB to each run. To add a comparison,
 // write a module here and list it below.
+import advisor from './advisor.js'
 import breakdown from './breakdown.js'
 import connections from './connections.js'
 import dispatch, { dispatchDeep } from './dispatch.js'
@@ -18,4 +19,4 @@ import mpm from './mpm.js'
 import protection from './protection.js'
 import scaling from './scaling.js'
 
-export const scenarios = [protection, dispatch, dispatchDeep, dispatchSlow, breakdown, mpm, scaling, connections, express]
+export const scenarios = [protection, dispatch, dispatchDeep, dispatchSlow, breakdown, mpm, scaling, connections, express, advisor]

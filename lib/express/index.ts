@@ -11,6 +11,7 @@ import type { PoolStats } from '../core/pool.js'
 import { addressCheck, FORBIDDEN, OperatorView, type Page } from '../status/operator-view.js'
 import { endpoint } from '../status/options.js'
 import { resolveReadiness, type ReadinessOptions } from '../status/readiness.js'
+import { loopTimeSeam } from './loop-time.js'
 import { offloadMiddleware, type OffloadContext } from './offload.js'
 import { resolveExpressOptions, type ExpressMpmOptions, type ResolvedExpressOptions } from './options.js'
 import type { ExpressRequest, ExpressResponse, Middleware } from './types.js'
@@ -35,10 +36,12 @@ export class ExpressMpm {
   readonly #unregister: () => void
   readonly #targets: OffloadTarget[] = []
   #ready: Promise<void> | undefined
+  readonly #loopTime: ReturnType<typeof loopTimeSeam> | undefined
 
   constructor (options: ResolvedExpressOptions) {
     this.core = new Mpm(options, options.logger)
     this.#view = new OperatorView(this.core, options.logger, options.slowTaskThreshold)
+    if (options.advisor !== null) this.#loopTime = loopTimeSeam(this.#view.enableAdvisor(options.advisor, options.logger), this.core)
     this.#ctx = { mpm: this.core, log: options.logger, seen: (req, res) => this.#seen(req, res) }
     const standalone: Standalone = {
       ready: async () => await this.ready(),
@@ -117,6 +120,7 @@ export class ExpressMpm {
     if (this.#servers.has(server)) return
     this.#servers.add(server)
     this.#view.attach(server, current)
+    this.#loopTime?.attach(server)
     // While closing, every answer ends its keep-alive connection, so server.close() is not held open.
     server.prependListener('request', (_req, res) => { if (this.core.pool.closing) res.setHeader('connection', 'close') })
   }
@@ -129,10 +133,12 @@ export class ExpressMpm {
     this.#unregister()
     await this.core.close()
     this.#view.close()
+    this.#loopTime?.close()
   }
 
   /** Found on a request: that request is counted too (its 'request' event has gone by). */
   #seen (req: ExpressRequest, res: ExpressResponse): void {
+    this.#loopTime?.seen(req)
     const server = (req.socket as { server?: Server }).server
     if (server !== undefined) this.#attach(server, res)
   }
@@ -162,6 +168,7 @@ export function createMpm (options: ExpressMpmOptions = {}): ExpressMpm {
 }
 
 export type { ExpressMpmOptions } from './options.js'
+export type { AdvisorOptions } from '../status/advisor.js'
 export type { OffloadOptions, TaskEvent, TaskObserver, TaskResult } from '../core/offload-target.js'
 export type { RunOptions } from '../core/mpm.js'
 export type { PoolStats } from '../core/pool.js'

@@ -5,12 +5,19 @@
 import { destination, pino } from 'pino'
 import { checkKeys, CORE_KEYS, fail, integer, resolveCoreOptions, type CoreOptions, type ResolvedCoreOptions } from '../core/options.js'
 import type { LoggerLike } from '../core/pool.js'
+import { resolveAdvisor, type AdvisorOptions, type ResolvedAdvisor } from '../status/advisor.js'
 
 export interface ExpressMpmOptions extends CoreOptions {
   /** pino-compatible; handler `req.log` lines land here with their reqId. Default: pino to stderr at info. */
   logger?: LoggerLike & { child?: (bindings: Record<string, unknown>) => LoggerLike }
   /** ms after which a finished offloaded task is logged as slow (PHP-FPM slowlog); 0 = off. Default 0. */
   slowTaskThreshold?: number
+  /**
+   * Which routes to offload: how long each route holds the event loop, on the status page
+   * (`loopTime`), in metrics and as one warn line per route past `thresholdMs` at p99.
+   * Default on: `{ thresholdMs: 20, window: 300000 }`; `false` = off.
+   */
+  advisor?: boolean | AdvisorOptions
 }
 
 export type ExpressLogger = LoggerLike & { child: (bindings: Record<string, unknown>) => ExpressLogger }
@@ -18,9 +25,10 @@ export type ExpressLogger = LoggerLike & { child: (bindings: Record<string, unkn
 export interface ResolvedExpressOptions extends ResolvedCoreOptions {
   logger: ExpressLogger
   slowTaskThreshold: number
+  advisor: ResolvedAdvisor | null
 }
 
-const KNOWN_KEYS = new Set([...CORE_KEYS, 'logger', 'slowTaskThreshold'])
+const KNOWN_KEYS = new Set([...CORE_KEYS, 'logger', 'slowTaskThreshold', 'advisor'])
 const LEVELS = ['trace', 'debug', 'info', 'warn', 'error', 'fatal'] as const
 
 export function resolveExpressOptions (opts: ExpressMpmOptions = {}): ResolvedExpressOptions {
@@ -33,6 +41,7 @@ export function resolveExpressOptions (opts: ExpressMpmOptions = {}): ResolvedEx
   return {
     ...resolveCoreOptions(checked),
     logger: logger as ExpressLogger,
-    slowTaskThreshold: integer('slowTaskThreshold', checked.slowTaskThreshold, 0)
+    slowTaskThreshold: integer('slowTaskThreshold', checked.slowTaskThreshold, 0),
+    advisor: resolveAdvisor(checked.advisor)
   }
 }

@@ -6,13 +6,20 @@ import type { FastifyInstance, FastifyReply, onRequestHookHandler } from 'fastif
 import type { Mpm } from '../core/mpm.js'
 import { addressCheck, FORBIDDEN, OperatorView, withTrailingSlash, type Page } from '../status/operator-view.js'
 import type { ResolvedEndpoint } from '../status/options.js'
+import { Advisor } from '../status/advisor.js'
+import { watchLoopTime } from './loop-time.js'
 import type { ResolvedOptions } from './options.js'
 
 export async function registerStatus (fastify: FastifyInstance, mpm: Mpm<ResolvedOptions>): Promise<void> {
-  const { status, metrics, readiness, slowTaskThreshold } = mpm.options
-  if (status === null && metrics === null && readiness === null && slowTaskThreshold === 0) return
+  const { status, metrics, readiness, slowTaskThreshold, advisor } = mpm.options
+  if (status === null && metrics === null && readiness === null && slowTaskThreshold === 0) {
+    // The advisor alone: its warn line needs no operator view (nor an answer to the cluster primary).
+    if (advisor !== null) watchLoopTime(fastify, mpm, new Advisor(advisor, fastify.log))
+    return
+  }
   const view = new OperatorView(mpm, fastify.log, slowTaskThreshold)
   fastify.addHook('onClose', async () => { view.close() })
+  if (advisor !== null) watchLoopTime(fastify, mpm, view.enableAdvisor(advisor, fastify.log))
   if (status === null && metrics === null && readiness === null) return
   view.attach(fastify.server)
 

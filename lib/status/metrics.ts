@@ -179,3 +179,19 @@ export async function aggregateMetrics (children: MetricsJSON[], facts: PrimaryF
   const merged = AggregatorRegistry.aggregate([...children, await own.getMetricsAsJSON()])
   return { text: await merged.metrics(), contentType: merged.contentType }
 }
+
+const LOOP_BUCKETS = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 10]
+let loopHistogram: Histogram<'route' | 'offloaded'> | undefined
+
+/** The advisor's histogram: main-thread time per request, by declared route; one child per row, made once. */
+export function loopTimeObserver (route: string, offloaded: boolean): (seconds: number) => void {
+  loopHistogram ??= new Histogram({
+    name: 'fastify_mpm_route_loop_seconds',
+    help: 'Main-thread (event loop) time each request held, by route and whether the route is offloaded: the handler\'s synchronous part and the sending of its answer (see docs/operator-view.md)',
+    labelNames: ['route', 'offloaded'],
+    buckets: LOOP_BUCKETS,
+    registers: [register]
+  })
+  const child = loopHistogram.labels({ route, offloaded: String(offloaded) })
+  return (seconds) => child.observe(seconds)
+}

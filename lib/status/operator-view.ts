@@ -10,11 +10,12 @@ import { compileAllow, type AllowCheck } from './allow.js'
 import { ConnectionTracker, NO_CONNECTIONS, type ConnectionCounts } from './connections.js'
 import type { ResolvedEndpoint, ResolvedView } from './options.js'
 import { notReady, type ResolvedReadiness } from './readiness.js'
+import { Advisor, type ResolvedAdvisor } from './advisor.js'
 import { addChildProvider, askPrimary, inCluster, type ChildProvider } from './relay.js'
 import { renderAuto } from './render-auto.js'
 import { renderHtml } from './render-html.js'
 import { bodyBytes, countBodyBytes } from './response-bytes.js'
-import { LocalStatus } from './scoreboard.js'
+import { LocalStatus, type ProcessSnapshot } from './scoreboard.js'
 import { slowLog } from './slowlog.js'
 import { summarize, type ServerStatus } from './summary.js'
 
@@ -32,6 +33,8 @@ export class OperatorView {
   #local: LocalStatus | undefined
   #tracker: ConnectionTracker | undefined
   #metricsReady: Promise<void> | undefined
+  #advisor: Advisor | undefined
+  #loopMetric: ((route: string, offloaded: boolean) => (seconds: number) => void) | undefined
   readonly #server = new WeakSet<Server>()
 
   constructor (mpm: Mpm, log: LoggerLike, slowTaskThreshold: number) {
@@ -71,8 +74,26 @@ export class OperatorView {
     const routes = (): string[] => this.#mpm.routes.map((r) => r.route)
     const local = new LocalStatus({ stats: () => pool.stats(), slots: () => pool.slots(), closing: () => pool.closing, connections: this.connections, routes })
     this.#mpm.onTask(local.task)
-    this.#provider.snapshot = (workerId) => local.snapshot(workerId)
+    this.#provider.snapshot = (workerId) => this.#withLoopTime(local.snapshot(workerId))
     this.#local = local
+  }
+
+  // -- advisor -------------------------------------------------------------------------------------
+
+  /** Starts the advisor (per-route event-loop time); the adapter's seam feeds what this returns. */
+  enableAdvisor (opts: ResolvedAdvisor, log: LoggerLike): Advisor {
+    this.#advisor ??= new Advisor(opts, log)
+    this.#observeLoopTime()
+    return this.#advisor
+  }
+
+  #withLoopTime (snapshot: ProcessSnapshot): ProcessSnapshot {
+    return this.#advisor === undefined ? snapshot : { ...snapshot, loopTime: this.#advisor.times.snapshot() }
+  }
+
+  #observeLoopTime (): void {
+    const metric = this.#loopMetric
+    if (metric !== undefined) this.#advisor?.observeWith((row) => metric(row.route, row.offloaded))
   }
 
   /** The page for a query (`?auto`, `?json`, `?refresh=N`, or HTML), cluster-wide when in a cluster. */
@@ -88,12 +109,16 @@ export class OperatorView {
     if (inCluster()) {
       const gathered = await askPrimary('status', ASK_PRIMARY_TIMEOUT)
       if (gathered !== null) {
-        return summarize({ mode: 'cluster', pid: gathered.primary.pid, startedAt: gathered.primary.startedAt, processRestarts: gathered.primary.restarts, processRecycles: gathered.primary.recycles, processes: gathered.processes })
+        return summarize({ mode: 'cluster', pid: gathered.primary.pid, startedAt: gathered.primary.startedAt, processRestarts: gathered.primary.restarts, processRecycles: gathered.primary.recycles, processes: gathered.processes, ...this.#advice() })
       }
       const note = 'The cluster primary did not answer in time: this page shows only the process that served it.'
-      return summarize({ mode: 'cluster', pid: process.pid, startedAt: local.startedAt, processRestarts: 0, note, processes: [local.snapshot()] })
+      return summarize({ mode: 'cluster', pid: process.pid, startedAt: local.startedAt, processRestarts: 0, note, processes: [this.#withLoopTime(local.snapshot())], ...this.#advice() })
     }
-    return summarize({ mode: 'single', pid: process.pid, startedAt: local.startedAt, processRestarts: 0, processes: [local.snapshot()] })
+    return summarize({ mode: 'single', pid: process.pid, startedAt: local.startedAt, processRestarts: 0, processes: [this.#withLoopTime(local.snapshot())], ...this.#advice() })
+  }
+
+  #advice (): { thresholdMs?: number } {
+    return this.#advisor === undefined ? {} : { thresholdMs: this.#advisor.thresholdMs }
   }
 
   // -- metrics -------------------------------------------------------------------------------------
@@ -102,7 +127,9 @@ export class OperatorView {
   async enableMetrics (): Promise<void> {
     this.#metricsReady ??= (async () => {
       const pool = this.#mpm.pool
-      const { addMetricsSource, localMetricsJSON } = await import('./metrics.js')
+      const { addMetricsSource, localMetricsJSON, loopTimeObserver } = await import('./metrics.js')
+      this.#loopMetric = loopTimeObserver
+      this.#observeLoopTime()
       const source = addMetricsSource({ stats: () => pool.stats(), slots: () => pool.slots(), connections: this.connections })
       this.#mpm.onTask(source.observe)
       this.#cleanups.push(source.remove)

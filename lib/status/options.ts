@@ -3,6 +3,7 @@
 // Express middleware), so this module stays free of both.
 
 import { fail, integer } from '../core/options.js'
+import { resolveAdvisor, type AdvisorOptions, type ResolvedAdvisor } from './advisor.js'
 import { checkAllowList } from './allow.js'
 import { enableProcessMetrics } from './process-metrics.js'
 import { resolveReadiness, type ReadinessOptions, type ResolvedReadiness } from './readiness.js'
@@ -31,6 +32,12 @@ export interface ViewOptions<Guard = (...args: any[]) => unknown> {
   slowTaskThreshold?: number
   /** Readiness endpoint for load balancers and Kubernetes (200 / 503). Off by default; `true` = `/ready`. */
   readiness?: boolean | ReadinessOptions
+  /**
+   * Which routes to offload: measures how long each route holds the event loop, shown on the
+   * status page (`loopTime`), in metrics and as one warn line per route past `thresholdMs` at p99.
+   * Default on: `{ thresholdMs: 20, window: 300000 }`; `false` = off.
+   */
+  advisor?: boolean | AdvisorOptions
 }
 
 export interface ResolvedEndpoint<Guard = (...args: any[]) => unknown> {
@@ -47,9 +54,10 @@ export interface ResolvedView<Guard = (...args: any[]) => unknown> {
   metrics: ResolvedEndpoint<Guard> | null
   slowTaskThreshold: number
   readiness: ResolvedReadiness | null
+  advisor: ResolvedAdvisor | null
 }
 
-export const VIEW_KEYS: ReadonlySet<string> = new Set(['status', 'metrics', 'slowTaskThreshold', 'readiness'])
+export const VIEW_KEYS: ReadonlySet<string> = new Set(['status', 'metrics', 'slowTaskThreshold', 'readiness', 'advisor'])
 const ENDPOINT_KEYS = new Set(['path', 'allow', 'onRequest'])
 const LOOPBACK = ['127.0.0.1', '::1']
 
@@ -65,7 +73,7 @@ export function resolveViewOptions<Guard> (opts: ViewOptions<Guard>, guardKind =
       fail('readiness.path', `must differ from ${name}.path (both are "${other.path}")`)
     }
   }
-  return { status, metrics, readiness, slowTaskThreshold: integer('slowTaskThreshold', opts.slowTaskThreshold, 0) }
+  return { status, metrics, readiness, slowTaskThreshold: integer('slowTaskThreshold', opts.slowTaskThreshold, 0), advisor: resolveAdvisor(opts.advisor) }
 }
 
 export function endpoint<Guard> (name: string, value: unknown, defaultPath: string, guardKind = 'a function'): ResolvedEndpoint<Guard> | null {

@@ -2,6 +2,7 @@
 // so it renders the same behind any proxy and refreshes with a plain meta tag.
 
 import type { SlotState } from '../core/pool.js'
+import { LOOP_TIME_CSS, loopTimeSection } from './render-loop-time.js'
 import { LETTER_KEY, LETTERS } from './scoreboard.js'
 import type { ProcessSummary, RouteSummary, ServerStatus } from './summary.js'
 
@@ -74,7 +75,7 @@ export function renderHtml (status: ServerStatus, opts: HtmlOptions): string {
 <html lang="en"><head><meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
 ${refresh}<title>Server status · fastify-mpm</title>
-<style>${CSS}</style></head>
+<style>${CSS}${LOOP_TIME_CSS}</style></head>
 <body>
 <header><h1>Server status</h1><span class="sub">fastify-mpm ${esc(server.version)} · Node.js ${esc(server.node)} ·
 ${server.mode === 'cluster' ? `cluster of ${processes}, primary pid ${server.pid}, page from pid ${server.servedBy}` : `single process, pid ${server.pid}`} ·
@@ -123,7 +124,7 @@ ${status.routes.length === 0
 ${status.routes.map(routeRow).join('\n')}
 </tbody></table>`}
 </section>
-<footer>Also as <a href="?auto">?auto</a> (Apache mod_status keys) and <a href="?json">?json</a> ·
+${loopTimeSection(status.loopTime, status.loopTimeThresholdMs, esc)}<footer>Also as <a href="?auto">?auto</a> (Apache mod_status keys) and <a href="?json">?json</a> ·
 auto-refresh: <a href="?refresh=5">?refresh=5</a> · request times are measured in the threads, since each process started.</footer>
 </body></html>
 `

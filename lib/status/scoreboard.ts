@@ -5,6 +5,7 @@ import { performance } from 'node:perf_hooks'
 import type { TaskEvent, TaskResult } from '../core/offload-target.js'
 import type { PoolStats, SlotState } from '../core/pool.js'
 import { NO_CONNECTIONS, type ConnectionCounts } from './connections.js'
+import type { LoopTimeSnapshot } from './loop-time.js'
 
 /** Apache's scoreboard letters (mod_status.c) for the states a thread slot can be in: `S` is its "starting up". */
 export const LETTERS: Record<SlotState, string> = { idle: '_', busy: 'W', starting: 'S', finishing: 'G', open: '.' }
@@ -53,6 +54,8 @@ export interface ProcessSnapshot {
   /** bytes: the process's resident set and its main thread's V8 heap */
   memory: { rss: number, heapUsed: number }
   routes: RouteSnapshot[]
+  /** the advisor's per-route event-loop time, when it is on */
+  loopTime?: LoopTimeSnapshot
 }
 
 /** A process the primary knows of but that sent no snapshot (booting, or did not answer in time). */

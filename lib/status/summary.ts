@@ -5,12 +5,13 @@ import { readFileSync } from 'node:fs'
 import type { TaskResult } from '../core/offload-target.js'
 import type { PoolStats, SlotState } from '../core/pool.js'
 import { addConnectionCounts, NO_CONNECTIONS, type ConnectionCounts } from './connections.js'
+import { loopReport, type LoopTimeRow } from './loop-report.js'
 import { LETTERS, summarizeRoute, type MissingProcess, type ProcessEntry, type ProcessSnapshot, type RouteSnapshot } from './scoreboard.js'
 
 export const VERSION: string = (JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }).version
 
 export type RouteSummary = Omit<RouteSnapshot, 'buckets'>
-export type ProcessSummary = (Omit<ProcessSnapshot, 'routes'> & { routes: RouteSummary[] }) | MissingProcess
+export type ProcessSummary = (Omit<ProcessSnapshot, 'routes' | 'loopTime'> & { routes: RouteSummary[] }) | MissingProcess
 
 export interface ServerStatus {
   server: {
@@ -51,6 +52,10 @@ export interface ServerStatus {
   scoreboard: string
   processes: ProcessSummary[]
   routes: RouteSummary[]
+  /** the advisor: main-thread time by route, worst first, over its window (absent when it is off) */
+  loopTime?: LoopTimeRow[]
+  /** the advisor's threshold (ms at p99) the suggestions were made against */
+  loopTimeThresholdMs?: number
 }
 
 export interface SummaryInput {
@@ -61,6 +66,8 @@ export interface SummaryInput {
   processRecycles?: Record<string, number>
   note?: string
   processes: ProcessEntry[]
+  /** the advisor's threshold, when it is on in the process serving the page */
+  thresholdMs?: number
 }
 
 const GRACEFUL = new Set(['stopping', 'closing'])
@@ -74,6 +81,7 @@ export function summarize (input: SummaryInput): ServerStatus {
   const accesses = sum((p) => p.accesses)
   const bytes = sum((p) => p.bytes)
   const uptimeSec = Math.max((Date.now() - input.startedAt) / 1000, 0.001)
+  const routes = mergeRoutes(answered).map(withoutBuckets)
   return {
     server: {
       name: 'fastify-mpm',
@@ -116,9 +124,20 @@ export function summarize (input: SummaryInput): ServerStatus {
       recycledMemory: sum((p) => p.pool.recycledMemory ?? 0)
     },
     scoreboard: answered.map((p) => p.scoreboard).join(''),
-    processes: processes.map((p) => p.answered ? { ...p, routes: p.routes.map(withoutBuckets) } : p),
-    routes: mergeRoutes(answered).map(withoutBuckets)
+    processes: processes.map((p) => p.answered ? withoutLoopTime({ ...p, routes: p.routes.map(withoutBuckets) }) : p),
+    routes,
+    ...(input.thresholdMs === undefined
+      ? {}
+      : {
+          loopTime: loopReport(answered.map((p) => p.loopTime), input.thresholdMs, new Map(routes.map((r) => [r.route, r.p50Ms]))),
+          loopTimeThresholdMs: input.thresholdMs
+        })
   }
+}
+
+function withoutLoopTime ({ loopTime, ...p }: Omit<ProcessSnapshot, 'routes'> & { routes: RouteSummary[] }): ProcessSummary {
+  void loopTime
+  return p
 }
 
 /** A process being replaced shows its busy threads as `G`, as Apache does during a graceful restart. */
