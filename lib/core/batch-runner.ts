@@ -1,9 +1,10 @@
 // The second way to a thread: short tasks in a batch (batch.ts). The pool (pool.ts) forms a
 // batch and hands it here; this module runs it in a thread and answers each member as the thread
-// answers it, moves the batch's one deadline on from member to member, hands unstarted members
-// back to the pool whenever they could run sooner elsewhere (a free thread, a member that
-// overruns), and, when a batch is cut short, fails only the member that was running. Counts,
-// errors and retirement are the pool's: a task counts the same alone or in a batch.
+// answers it, moves the batch's one deadline on from member to member, hands the unstarted
+// members back to the pool as soon as the batch runs late (a member overruns the batch's expected
+// work, or its thread has not started it yet), so the next free thread takes them, and, when a
+// batch is cut short, fails only the member that was running. Counts, errors and retirement are
+// the pool's: a task counts the same alone or in a batch.
 
 import type Tinypool from 'tinypool'
 import { performance } from 'node:perf_hooks'
@@ -67,18 +68,6 @@ export class BatchRunner {
       if (batch.deadline !== undefined) this.#pool.deadlines.remove(batch.deadline)
       this.#pool.ended()
     })
-  }
-
-  /**
-   * Takes back, for a free thread, the later half of the unstarted members of the batch that has
-   * the most of them; returns them (possibly none). They have not started and now never will in
-   * that batch.
-   */
-  takeBack (): Waiting[] {
-    let fullest: Batch<Waiting> | undefined
-    for (const batch of this.#batches.values()) if (batch.waiting > (fullest?.waiting ?? 0)) fullest = batch
-    if (fullest === undefined) return []
-    return fullest.revokeFrom(fullest.members.length - Math.ceil(fullest.waiting / 2))
   }
 
   /** The logger of task `taskId` while its batch `key` runs. */

@@ -4,13 +4,14 @@
 // When tasks are queued anyway, the pool hands a free thread the next few short ones in one
 // message. The thread still runs them one at a time, in order, and answers each as it finishes,
 // so a handler sees nothing new. Only routes whose recent run time is short join a batch, a batch
-// holds about a millisecond of work at most, and the queue is shared fairly among the free threads.
+// holds about a millisecond of work at most: less than waking a second thread would cost.
 //
 // Members that have not started are not bound to their thread. Each member claims its cell before
 // it starts; the main thread can revoke the cells not yet claimed at any time, and those members
-// provably never ran, so they can run elsewhere, still exactly once: when another thread is free
-// (batch-runner.ts takes them back), when the member running before them overruns the batch's
-// expected work, and when the batch is cut short (timeout, exit, crash, retirement, close).
+// provably never ran, so they can run elsewhere, still exactly once: when the batch runs late (a
+// member overruns the batch's expected work tenfold, or its thread has not started yet; the next
+// free thread takes them, batch-runner.ts), and when the batch is cut short (timeout, exit,
+// crash, retirement, close).
 
 import type { Deadline } from './deadlines.js'
 import { OneShotAbort } from './one-shot-abort.js'

@@ -280,18 +280,13 @@ export class ThreadPool {
   }
 
   /**
-   * Hands queued tasks to free thread slots: a short route's tasks together, the queue shared
-   * among the free slots. With the queue empty, a free slot takes back the unstarted half of a
-   * running batch: no task waits for a busy thread while another could take it.
+   * Hands queued tasks to free thread slots, a short route's waiting tasks together (about a
+   * millisecond of their expected work). A batch that runs late hands its unstarted members back
+   * to the head of the queue (batch-runner.ts), where the next free slot takes them.
    */
   #pump (): void {
     const { maxThreads } = this.options
-    while (this.#running < maxThreads) {
-      if (this.#queue.length === 0) {
-        const taken = this.#batches.takeBack()
-        if (taken.length === 0) break
-        this.#queue.requeue(taken, false)
-      }
+    while (this.#running < maxThreads && this.#queue.length > 0) {
       const first = this.#queue.take()
       if (first === undefined) continue
       const cost = first.opts.cost
@@ -299,11 +294,9 @@ export class ThreadPool {
         this.#dispatch(first.task, first.opts).then(first.resolve, first.reject)
         continue
       }
-      // Its fair share of what waits, so the other free slots get theirs.
-      const share = Math.ceil((this.#queue.length + 1) / (maxThreads - this.#running))
       const members = [first]
       let work = cost.ms
-      while (members.length < Math.min(share, MAX_BATCH) && this.#queue.length > 0) {
+      while (members.length < MAX_BATCH && this.#queue.length > 0) {
         const next = this.#queue.peek() as Waiting
         if (next.solo === true || next.opts.cost?.short !== true || work + next.opts.cost.ms > BATCH_WORK_MS) break
         const taken = this.#queue.take()
