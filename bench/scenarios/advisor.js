@@ -11,9 +11,9 @@ export default {
   inDefault: false,
   variants: () => [
     { name: 'fastify-off', label: 'Fastify, advisor: false', script: server('advisor'), env: { BENCH_ADVISOR: '0' } },
-    { name: 'fastify-on', label: 'Fastify, advisor on (default)', script: server('advisor') },
+    { name: 'fastify-on', label: 'Fastify, advisor on', script: server('advisor') },
     { name: 'express-off', label: 'Express, advisor: false', script: server('express-advisor'), env: { BENCH_ADVISOR: '0' } },
-    { name: 'express-on', label: 'Express, advisor on (default)', script: server('express-advisor') }
+    { name: 'express-on', label: 'Express, advisor on', script: server('express-advisor') }
   ],
   columns: dispatchColumns,
   warmup: (ctx) => dispatchWarmup(ctx),

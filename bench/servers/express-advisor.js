@@ -1,5 +1,5 @@
 // The advisor's cost under Express (issue 19): createMpm() as a user would, a trivial inline
-// route, the advisor on (its default) or off (BENCH_ADVISOR=0). The first request hands the mpm
+// route, the advisor on (BENCH_ADVISOR unset) or off (BENCH_ADVISOR=0; off is the default). The first request hands the mpm
 // its server (what the cluster does at start), in both variants.
 import { createMpm } from 'fastify-mpm/express'
 import trivial from '../handlers/trivial.js'

@@ -15,7 +15,7 @@ for (const [name, express] of EXPRESSES) {
   describe(`${name}: the advisor`, { timeout: 60_000 }, () => {
     test('5, 20 and 80 ms routes: p50 within 15 % (or 2 ms); a light route never flagged; one warn line per route; an offloaded 80 ms route not blocking', async (t) => {
       const took = { 5: [], 20: [], 80: [] }
-      const srv = await startExpress(express, { threads: 1 }, (app, mpm) => {
+      const srv = await startExpress(express, { threads: 1, advisor: true }, (app, mpm) => {
         app.get('/server-status', mpm.status())
         app.get('/metrics', mpm.metrics())
         for (const ms of [5, 20, 80]) app.get(`/d${ms}`, (req, res) => { took[ms].push(spin(ms)); res.json({ ms }) })

@@ -20,7 +20,7 @@ const HANDLERS = new URL('../fixtures/status/advisor-handlers.js', import.meta.u
 const BIG = Array.from({ length: 60_000 }, (_, i) => ({ i, name: `item ${i}`, tags: ['a', 'b'], nested: { ok: i % 2 === 0 } }))
 
 async function app (t, options = {}, routes = () => {}) {
-  const srv = await startApp({ threads: 1, status: true, metrics: true, ...options }, async (a) => {
+  const srv = await startApp({ threads: 1, status: true, metrics: true, advisor: true, ...options }, async (a) => {
     a.get('/warm', async () => { spin(0.2); return { ms: 0 } })
     await routes(a)
   }, { logLevel: 'warn' })
@@ -163,8 +163,12 @@ test('advisor: false leaves no loopTime and no section; bad advisor options fail
   }
 })
 
-test('on by default: without the status page or metrics, the warn line still comes, once', { timeout: 30_000 }, async (t) => {
-  const srv = await startApp({ threads: 1 }, (a) => { a.get('/heavy', async () => { spin(30); return {} }) }, { logLevel: 'warn' })
+test('off by default; advisor: true without the status page or metrics still gives the warn line, once', { timeout: 30_000 }, async (t) => {
+  const plain = await startApp({ threads: 1 }, (a) => { a.get('/heavy', async () => { spin(30); return {} }) }, { logLevel: 'warn' })
+  t.after(() => plain.close())
+  for (let i = 0; i < 4; i++) await plain.request('/heavy')
+  assert.equal(warnings(plain, 'GET /heavy').length, 0, 'no advisor unless asked for')
+  const srv = await startApp({ threads: 1, advisor: true }, (a) => { a.get('/heavy', async () => { spin(30); return {} }) }, { logLevel: 'warn' })
   t.after(() => srv.close())
   for (let i = 0; i < 4; i++) await srv.request('/heavy')
   const warned = warnings(srv, 'GET /heavy')
