@@ -11,6 +11,7 @@ import * as corpus from '../fixtures/handlers/corpus.js'
 import * as boundary from '../fixtures/handlers/boundary-corpus.js'
 import { captureLogs } from '../helpers/logs.js'
 import { tempDir, waitFor } from '../helpers/util.js'
+import { describeError } from '../helpers/error-report.js'
 
 const CORPUS = new URL('../fixtures/handlers/corpus.js', import.meta.url)
 const FAULTS = new URL('../fixtures/handlers/faults.js', import.meta.url)
@@ -87,17 +88,7 @@ async function buildApp (mode, logs) {
   await app.register(async (scope) => {
     scope.setErrorHandler(async (err, req, reply) => {
       reply.code(err?.statusCode >= 400 && err?.statusCode < 600 ? err.statusCode : 500)
-      const isObject = err !== null && (typeof err === 'object' || typeof err === 'function')
-      return {
-        type: typeof err,
-        isError: err instanceof Error,
-        name: isObject ? String(err.name) : null,
-        keys: isObject ? Object.keys(err) : null,
-        message: isObject ? String(err.message) : null,
-        code: isObject ? String(err.code) : null,
-        cause: isObject && 'cause' in err ? String(err.cause) : null,
-        serialization: isObject && err.serialization !== undefined
-      }
+      return describeError(err)
     })
     for (const name of BOUNDARY_CASES) scope.get(`/be/${name}/:p`, fromBoundary(name))
   })

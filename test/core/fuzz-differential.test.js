@@ -15,6 +15,7 @@ import fc from 'fast-check'
 import { Agent, request } from 'undici'
 import mpm, { offload } from 'fastify-mpm'
 import { captureLogs } from '../helpers/logs.js'
+import { describeError } from '../helpers/error-report.js'
 import { run as inlineRun } from '../fixtures/handlers/programs.js'
 import { programArb } from './fuzz-programs.js'
 
@@ -149,17 +150,7 @@ async function buildApp () {
       scope.addHook('onRequest', async (req, reply) => { reply.header('x-hook', 'from-hook').header('set-cookie', 'h=0') })
       scope.setErrorHandler(async (err, req, reply) => {
         reply.code(err?.statusCode >= 400 && err?.statusCode < 600 ? err.statusCode : 500)
-        const isObject = err !== null && (typeof err === 'object' || typeof err === 'function')
-        return {
-          type: typeof err,
-          isError: err instanceof Error,
-          name: isObject ? String(err.name) : null,
-          keys: isObject ? Object.keys(err) : null,
-          message: isObject ? String(err.message) : null,
-          code: isObject ? String(err.code) : null,
-          cause: isObject && 'cause' in err ? String(err.cause) : null,
-          serialization: isObject && err.serialization !== undefined
-        }
+        return describeError(err)
       })
       scope.post(`/${side}/e/:p`, handler)
     })
