@@ -12,11 +12,11 @@ import { tempDir } from '../helpers/util.js'
 
 const run = promisify(execFile)
 const root = fileURLToPath(new URL('../../', import.meta.url))
-const SCRIPT = join(root, 'scripts/build-if-stale.js')
+const SCRIPT = join(root, 'examples/demo/build-if-stale.js')
 
 test('npm run demo builds only when dist/ is missing or older than lib/', { timeout: 30_000 }, async (t) => {
   const { scripts } = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8'))
-  assert.match(scripts.demo, /^node scripts\/build-if-stale\.js && node examples\/demo\/server\.js$/)
+  assert.match(scripts.demo, /^node examples\/demo\/build-if-stale\.js && node examples\/demo\/server\.js$/)
   assert.match(scripts.prepare, /npm run build/, 'npm install builds (prepare), which is why demo need not')
 
   const dir = tempDir()

@@ -1,14 +1,14 @@
 // Builds dist/ only when it is missing or older than its sources (lib/, tsconfig.json): `npm
 // install` in a clone has just built it (`prepare`), so `npm run demo` right after must not build
 // again, while a fresh clone or an edited lib/ still gets its build. No dependencies beyond
-// the TypeScript compiler the build itself uses. Usage: node scripts/build-if-stale.js [root]
+// the TypeScript compiler the build itself uses. Usage: node examples/demo/build-if-stale.js [root]
 import { spawnSync } from 'node:child_process'
 import { existsSync, readdirSync, statSync } from 'node:fs'
 import { createRequire } from 'node:module'
 import { join, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
 
-const root = resolve(process.argv[2] ?? fileURLToPath(new URL('..', import.meta.url)))
+const root = resolve(process.argv[2] ?? fileURLToPath(new URL('../..', import.meta.url)))
 
 /** The newest modification time under `path` (a file or a folder), 0 when it is not there. */
 function newest (path) {
