@@ -11,7 +11,7 @@ import { invoke } from './invoke.js'
 import { claim } from './batch.js'
 import { FST_MPM_NOT_CLONEABLE } from './errors.js'
 import { importHandlerModule } from './handler-module.js'
-import { TaskKind, type BatchAnswer, type BatchDone, type BatchTask, type LogLine, type Outcome, type RouteTask, type RunTask, type Task } from './marshal.js'
+import { TaskKind, type BatchAnswer, type BatchDone, type BatchTask, type LogLine, type Outcome, type RouteTask, type Task } from './marshal.js'
 import { serializeError, ValueKind } from './route-value.js'
 import { startMarker, type ClockMemory } from './thread-clock.js'
 
@@ -52,7 +52,10 @@ export default async function runTask (task: Task | BatchTask): Promise<Outcome 
   // After its last task the main thread removes this thread; anything handed to it in the
   // meantime is refused unrun, and the pool runs it elsewhere.
   if (retired) return { ok: false, refused: true, lc: 0 }
-  if (task.k !== TaskKind.Probe) await start(task)
+  if (task.k !== TaskKind.Probe) {
+    if (!loaded.has(task.m)) await load(task.m)
+    markStarted(task.id)
+  }
   const { outcome, transfer } = await invoke(task, task.k === TaskKind.Route ? linesOf(task) : post, true)
   if (task.k !== TaskKind.Probe) Object.assign(outcome, countTask())
   if (transfer === undefined) return outcome
@@ -72,7 +75,8 @@ async function runBatch (batch: BatchTask): Promise<BatchDone> {
   for (let j = 0; j < batch.t.length && !retired; j++) {
     if (!claim(batch.c, j)) break
     const member = batch.t[j]
-    await start(member)
+    if (!loaded.has(member.m)) await load(member.m)
+    markStarted(member.id)
     const { outcome } = await invoke(member, linesOf(member, batch.b), true)
     done = countTask()
     postAnswer({ b: batch.b, a: member.id, o: outcome })
@@ -80,16 +84,16 @@ async function runBatch (batch: BatchTask): Promise<BatchDone> {
   return done
 }
 
-/** Loads the task's module if this thread has not yet, then starts the handler's clock. */
-async function start (task: RouteTask | RunTask): Promise<void> {
-  if (!loaded.has(task.m)) {
-    // A module that fails to load is not marked: invoke() loads it again and answers the error.
-    try {
-      await importHandlerModule(task.m)
-      loaded.add(task.m)
-    } catch {}
-  }
-  markStarted(task.id)
+/**
+ * Loads a route's module the first time this thread meets it, before the handler's clock starts.
+ * Called only then: a loaded module costs the hot path a Set lookup, not an await.
+ */
+async function load (href: string): Promise<void> {
+  // A module that fails to load is not marked: invoke() loads it again and answers the error.
+  try {
+    await importHandlerModule(href)
+    loaded.add(href)
+  } catch {}
 }
 
 /**
