@@ -11,6 +11,13 @@ export interface OffloadOptions {
   export?: string
   /** ms this route's handler may run, overriding `taskTimeout` (0 = no limit). */
   timeout?: number
+  /** The named pool (the plugin's `pools` option) whose threads run this route. Default: the default pool. */
+  pool?: string
+  /**
+   * `'stream'`: the handler gets the raw request body as a Node Readable in `req.body`, fed from
+   * the socket with backpressure, never parsed nor buffered whole. Default: the parsed body.
+   */
+  body?: 'parsed' | 'stream'
 }
 
 export interface OffloadTarget {

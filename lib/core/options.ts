@@ -36,7 +36,15 @@ export interface CoreOptions {
   retryAfter?: number
   /** ms `app.close()` waits for in-flight tasks before destroying the pool. Default 30 000. */
   closeTimeout?: number
+  /**
+   * Where handlers run: `'thread'` (worker threads, Apache's worker MPM) or `'process'` (child
+   * processes, prefork: for handlers that are not thread-safe, such as some native addons; a crash
+   * costs only its own request). Default 'thread'.
+   */
+  isolation?: Isolation
 }
+
+export type Isolation = 'thread' | 'process'
 
 export interface ResolvedCoreOptions {
   minThreads: number
@@ -51,13 +59,14 @@ export interface ResolvedCoreOptions {
   resourceLimits: ResourceLimits | undefined
   retryAfter: number
   closeTimeout: number
+  isolation: Isolation
 }
 
 /** Set by the cluster CLI (`--threads 1:4`) so every child gets the same defaults; explicit options win. */
 export const THREADS_ENV = 'FASTIFY_MPM_THREADS'
 
 export const CORE_KEYS: ReadonlySet<string> = new Set(['threads', 'maxQueue', 'idleTimeout', 'taskTimeout', 'queueTimeout',
-  'maxTasksPerThread', 'maxThreadMemory', 'resourceLimits', 'retryAfter', 'closeTimeout'])
+  'maxTasksPerThread', 'maxThreadMemory', 'resourceLimits', 'retryAfter', 'closeTimeout', 'isolation'])
 
 export function fail (name: string, problem: string): never {
   throw new FST_MPM_INVALID_OPTION(name, problem)
@@ -130,6 +139,13 @@ export function resolveCoreOptions (opts: CoreOptions): ResolvedCoreOptions {
     maxThreadMemory: integer('maxThreadMemory', opts.maxThreadMemory, 0) * 1024 * 1024,
     resourceLimits,
     retryAfter: integer('retryAfter', opts.retryAfter, 5),
-    closeTimeout: integer('closeTimeout', opts.closeTimeout, 30_000)
+    closeTimeout: integer('closeTimeout', opts.closeTimeout, 30_000),
+    isolation: isolation(opts.isolation)
   }
+}
+
+function isolation (value: unknown): Isolation {
+  if (value === undefined) return 'thread'
+  if (value !== 'thread' && value !== 'process') fail('isolation', `must be 'thread' or 'process', got ${JSON.stringify(value)}`)
+  return value
 }

@@ -37,6 +37,11 @@ export interface OffloadRequest<G extends OffloadRouteGeneric = OffloadRouteGene
   ip: string
   hostname: string
   log: OffloadLogger
+  /**
+   * Aborts when the client goes away or the task times out: a long computation can check
+   * `signal.aborted`, and a returned stream is destroyed anyway.
+   */
+  signal: AbortSignal
 }
 
 export type HeaderValue = string | number | string[]
