@@ -15,6 +15,7 @@ import { TaskKind, type BatchAnswer, type BatchDone, type BatchTask, type RouteT
 import type { ThreadClock } from './thread-clock.js'
 import type { LoggerLike, ThreadChannels } from './thread-channels.js'
 import type { Waiting } from './task-queue.js'
+import type { StreamRelay } from './stream-relay.js'
 
 /** A member running this many times the batch's expected work lets the members behind it go elsewhere. */
 const OVERRUN_FACTOR = 10
@@ -52,7 +53,13 @@ export class BatchRunner {
    */
   readonly #batches = new Map<number, Batch<Waiting>>()
 
+  /** Where a member's streamed answer goes on (set once the pool has its threads). */
+  streams: StreamRelay | undefined
+
   constructor (pool: BatchPool) { this.#pool = pool }
+
+  /** Terminates batch `key`'s thread: a member's stream stalled and would not stop. */
+  kill (key: number): void { this.#batches.get(key)?.abort.abort() }
 
   /** Runs `members` in one thread as batch `key` (unique per batch); answers each member. */
   run (key: number, members: Waiting[], work: number): void {
@@ -81,8 +88,13 @@ export class BatchRunner {
     const waiting = batch?.current
     if (batch === undefined || waiting?.task.id !== id) return
     batch.answered++
-    if (outcome.d !== undefined) waiting.opts.cost?.record(outcome.d)
-    this.#pool.countDone(outcome.ok)
+    // A member that answers with a stream is counted when its stream ends (stream-relay.ts), and
+    // its route is no short one any more.
+    if (outcome.st === 1) waiting.opts.cost?.record(Infinity)
+    else {
+      if (outcome.d !== undefined) waiting.opts.cost?.record(outcome.d)
+      this.#pool.countDone(outcome.ok)
+    }
     waiting.resolve(outcome)
     this.#startMember(batch)
   }
@@ -103,7 +115,8 @@ export class BatchRunner {
       failure = err as Error
     }
     // Every answer (and log line) the thread posted before it returned or died is on a channel by now.
-    if (batch.answered < batch.members.length) channels?.drainAll()
+    if (batch.answered < batch.members.length || this.streams?.streaming(batch.key) === true) channels?.drainAll()
+    this.streams?.finishBatch(batch.key, failure)
     const unrun = batch.revokeUnstarted()
     const cut = batch.startedUnanswered()
     if (cut !== undefined) this.#failMember(batch, cut, failure)

@@ -31,6 +31,12 @@ export const FST_MPM_NOT_CLONEABLE = createError(
   'FST_MPM_NOT_CLONEABLE', 'Offloaded handler produced a value that cannot cross threads: %s', 500)
 export const FST_MPM_TASK_DROPPED = createError(
   'FST_MPM_TASK_DROPPED', 'Task dropped before it ran: the client went away', 503)
+export const FST_MPM_STREAM_TIMEOUT = createError(
+  'FST_MPM_STREAM_TIMEOUT', 'Streamed response made no progress for %s ms; the stream was ended', 503)
+export const FST_MPM_STREAM_LOST = createError(
+  'FST_MPM_STREAM_LOST', 'The thread streaming this response ended without finishing it: %s', 500)
+export const FST_MPM_BODY_CONSUMED = createError(
+  'FST_MPM_BODY_CONSUMED', 'fastify-mpm: route %s streams its request body (body: \'stream\') but the body was already read by a body parser; mount the route before any body parser', 500)
 export const FST_MPM_CLOSING = createError(
   'FST_MPM_CLOSING', 'Server is shutting down', 503)
 

@@ -11,6 +11,7 @@ import { ThreadReply, type ReplyCall } from './thread-reply.js'
 import { exportNames, getHandler, importHandlerModule, pickExport } from './handler-module.js'
 import { FST_MPM_NOT_CLONEABLE } from './errors.js'
 import type { OffloadLogger, OffloadRequest } from './types.js'
+import { isReturnedStream, type ReturnedStream } from './thread-stream.js'
 
 /** Where a task's log lines go: posted to the main thread, or straight to a logger when inline. */
 export type LogWriter = (line: LogLine) => void
@@ -33,7 +34,17 @@ function makeLogger (taskId: number, threshold: number, write: LogWriter, counte
 }
 function noop (): void {}
 
-export interface Invocation { outcome: Outcome, transfer?: ArrayBuffer }
+export interface Invocation {
+  outcome: Outcome
+  transfer?: ArrayBuffer
+  /** The handler answered with this stream: `outcome` is its head (`vk` Stream, `st` 1). */
+  stream?: ReturnedStream
+  /** Log lines the task has written so far (a stream's producer goes on writing after the head). */
+  lines?: { lines: number }
+}
+
+/** `req.signal` for a task, made when the handler first reads it. */
+export type SignalSource = (taskId: number) => AbortSignal
 
 /**
  * Runs the task's handler and reports what it returned or threw, and the reply calls it made.
@@ -41,7 +52,7 @@ export interface Invocation { outcome: Outcome, transfer?: ArrayBuffer }
  * they reach the caller as they are; route answers are always encoded (route-value.ts) so that
  * inline mode (`threads: 0`) answers exactly as a thread does.
  */
-export async function invoke (task: Task, write: LogWriter, inThread: boolean): Promise<Invocation> {
+export async function invoke (task: Task, write: LogWriter, inThread: boolean, signalOf?: SignalSource): Promise<Invocation> {
   if (task.k === TaskKind.Probe) return { outcome: { ok: true, v: await probe(task), vk: ValueKind.Plain, lc: 0 } }
   const counter = { lines: 0 }
   const started = performance.now()
@@ -58,6 +69,7 @@ export async function invoke (task: Task, write: LogWriter, inThread: boolean): 
         req.body = Buffer.from(req.body.buffer, req.body.byteOffset, req.body.byteLength)
       }
       req.log = makeLogger(task.id, task.lv, write, counter)
+      if (signalOf !== undefined) lazySignal(req, task.id, signalOf)
       value = await fn(req as OffloadRequest, reply)
     } else {
       value = await fn(task.p)
@@ -67,6 +79,12 @@ export async function invoke (task: Task, write: LogWriter, inThread: boolean): 
     value = err
   }
   const d = performance.now() - started
+  if (ok && reply !== undefined && isReturnedStream(value)) {
+    // The stream is read by the caller (the thread pumps it to the main thread; inline, the
+    // framework reads it): the head carries what the reply calls set.
+    const ops = reply.calls.length === 0 ? undefined : reply.calls
+    return { outcome: { ok, vk: ValueKind.Stream, ops, lc: counter.lines, d, st: 1 }, stream: value, lines: counter }
+  }
   let encoded: EncodedValue
   let ops: ReplyCall[] | undefined
   try {
@@ -86,6 +104,12 @@ export async function invoke (task: Task, write: LogWriter, inThread: boolean): 
     encoded = { v: describeFailure(err), vk: ValueKind.Error }
   }
   return { outcome: { ok, v: encoded.v, vk: encoded.vk, ops, lc: counter.lines, d }, transfer: encoded.transfer }
+}
+
+/** `req.signal`, made on first read: most handlers never look, and an AbortController is not free. */
+function lazySignal (req: object, taskId: number, signalOf: SignalSource): void {
+  let signal: AbortSignal | undefined
+  Object.defineProperty(req, 'signal', { get: () => (signal ??= signalOf(taskId)), enumerable: false, configurable: true })
 }
 
 /** Even an error whose own fields throw when read must leave the thread as an answer, not a crash. */

@@ -30,6 +30,8 @@ export interface RouteTask {
   bj?: 1
   /** `params` (1) and `query` (2) have no prototype, as on the main thread. */
   np?: number
+  /** The body is streamed in (`body: 'stream'`, thread-stream.ts): `r.body` is unset. */
+  bs?: 1
 }
 export interface RunTask { k: TaskKind.Run, m: string, e: string, id: number, lv: number, p: unknown }
 export interface ProbeTask { k: TaskKind.Probe, mods: Array<{ m: string, e: string }> }
@@ -57,7 +59,33 @@ export interface Outcome extends EncodedValue {
   xh?: number
   /** The thread refused the task without running it (it retired after its last one). */
   refused?: true
+  /**
+   * The handler answered with a stream: 1 on the head (posted on the channel, `v` becomes the
+   * stream on the main thread), and on the task's final outcome once the stream is over.
+   */
+  st?: 1
 }
+
+/**
+ * A stream's messages on its thread's channel, all named by task (`s`): the head (`h`, with the
+ * stream's control memory `w`, its first chunk `f` and, in a batch, the batch `b`), then chunks
+ * (`c`), then its end (`e`: 1 ended, 2 stopped on request) or its error (`x`). `p`: a streamed-in
+ * body's reader has read this many bytes and wants more (-1: it let go of the body).
+ */
+export interface StreamMessage {
+  s: number
+  h?: Outcome
+  w?: SharedArrayBuffer
+  f?: Uint8Array
+  b?: number
+  c?: Uint8Array
+  e?: 1 | 2
+  x?: SerializedError
+  p?: number
+}
+
+/** A streamed-in body's messages, main thread to thread: a chunk, the end, or an error (413…). */
+export interface BodyMessage { c?: Uint8Array, e?: 1, x?: SerializedError }
 
 export interface ProbeProblem { index: number, kind: 'load' | 'export', message: string, exports: string[] }
 

@@ -24,6 +24,8 @@ export interface OffloadTarget {
   href: string
   exportName: string
   timeout: number | undefined
+  /** The handler reads the raw request body as a stream. */
+  streamBody?: true
 }
 
 export type TaskResult = 'ok' | 'error' | 'timeout' | 'queue-timeout' | 'rejected' | 'crashed' | 'dropped' | 'closing'
@@ -57,5 +59,10 @@ export function offloadTarget (moduleUrl: URL | string, opts: OffloadOptions = {
   if (opts.timeout !== undefined && (!Number.isInteger(opts.timeout) || opts.timeout < 0)) {
     throw new FST_MPM_INVALID_HANDLER(`opts.timeout must be an integer >= 0 (ms), got ${JSON.stringify(opts.timeout)}`)
   }
-  return { href, exportName, timeout: opts.timeout }
+  if (opts.body !== undefined && opts.body !== 'parsed' && opts.body !== 'stream') {
+    throw new FST_MPM_INVALID_HANDLER(`opts.body must be 'parsed' or 'stream', got ${JSON.stringify(opts.body)}`)
+  }
+  const target: OffloadTarget = { href, exportName, timeout: opts.timeout }
+  if (opts.body === 'stream') target.streamBody = true
+  return target
 }

@@ -42,6 +42,11 @@ export interface CoreOptions {
    * costs only its own request). Default 'thread'.
    */
   isolation?: Isolation
+  /**
+   * Bytes a streamed response may run ahead of its client (and a streamed-in request body ahead
+   * of its handler) between the thread and the socket (nginx proxy_buffers, for threads). Default 1 MiB.
+   */
+  streamBuffer?: number
 }
 
 export type Isolation = 'thread' | 'process'
@@ -60,13 +65,14 @@ export interface ResolvedCoreOptions {
   retryAfter: number
   closeTimeout: number
   isolation: Isolation
+  streamBuffer: number
 }
 
 /** Set by the cluster CLI (`--threads 1:4`) so every child gets the same defaults; explicit options win. */
 export const THREADS_ENV = 'FASTIFY_MPM_THREADS'
 
 export const CORE_KEYS: ReadonlySet<string> = new Set(['threads', 'maxQueue', 'idleTimeout', 'taskTimeout', 'queueTimeout',
-  'maxTasksPerThread', 'maxThreadMemory', 'resourceLimits', 'retryAfter', 'closeTimeout', 'isolation'])
+  'maxTasksPerThread', 'maxThreadMemory', 'resourceLimits', 'retryAfter', 'closeTimeout', 'isolation', 'streamBuffer'])
 
 export function fail (name: string, problem: string): never {
   throw new FST_MPM_INVALID_OPTION(name, problem)
@@ -140,7 +146,8 @@ export function resolveCoreOptions (opts: CoreOptions): ResolvedCoreOptions {
     resourceLimits,
     retryAfter: integer('retryAfter', opts.retryAfter, 5),
     closeTimeout: integer('closeTimeout', opts.closeTimeout, 30_000),
-    isolation: isolation(opts.isolation)
+    isolation: isolation(opts.isolation),
+    streamBuffer: integer('streamBuffer', opts.streamBuffer, 1024 * 1024, 1024)
   }
 }
 

@@ -26,12 +26,18 @@ import { ThreadLifecycle } from './thread-lifecycle.js'
 import { explainFailure, neverRan, type Expiry } from './task-failure.js'
 import type { ThreadData } from './thread.js'
 import { startTinypool } from './thread-start.js'
+import { StreamRelay, type RunningTask } from './stream-relay.js'
+import { BodyFeed, limitedBody } from './body-feed.js'
+import { inlineSignal } from './task-signal.js'
 
 export type { LoggerLike } from './thread-channels.js'
 export type { TaskOptions } from './task-queue.js'
 export type { AbortSignalLike } from './one-shot-abort.js'
 
-export type PoolOptions = Omit<ResolvedCoreOptions, 'retryAfter' | 'closeTimeout'> & {
+export type PoolOptions = Omit<ResolvedCoreOptions, 'retryAfter' | 'closeTimeout' | 'isolation' | 'streamBuffer'> & {
+  isolation?: ResolvedCoreOptions['isolation']
+  /** Bytes a streamed response (or request body) may run ahead of its reader. Default 1 MiB. */
+  streamBuffer?: number
   log: LoggerLike
   /** The binding the framework's request loggers name the request id by (late log lines use it). */
   reqIdLabel?: string
@@ -66,6 +72,8 @@ export type SlotState = 'idle' | 'busy' | 'starting' | 'finishing' | 'open'
 
 type Counter = 'completed' | 'failed' | 'rejected' | 'queueTimedOut' | 'timedOut' | 'crashed' | 'dropped' | 'recycled' | 'recycledMemory' | 'threadExits' | 'batched'
 
+/** Bytes a stream may run ahead of its reader unless the options say otherwise. */
+export const DEFAULT_STREAM_BUFFER = 1024 * 1024
 /** Times one task may be handed on from a retiring thread before it fails as it is. */
 const MAX_HANDOVERS = 3
 let poolSeq = 0
@@ -79,6 +87,8 @@ export class ThreadPool {
   readonly #clock: ThreadClock
   readonly #batches: BatchRunner
   readonly #lifecycle: ThreadLifecycle | null = null
+  readonly #streams: StreamRelay | null = null
+  readonly #logChannel: string = ''
   readonly #idleWaiters = new Set<() => void>()
   readonly #deadlines = new Deadlines()
   readonly #counts: Record<Counter, number> = {
@@ -105,15 +115,26 @@ export class ThreadPool {
       return
     }
     const logChannel = `fastify-mpm:log:${process.pid}:${++poolSeq}`
-    const workerData: ThreadData = { logChannel, maxTasks: options.maxTasksPerThread, maxHeap: options.maxThreadMemory, clock: this.#clock.memory }
+    this.#logChannel = logChannel
+    const streamBuffer = options.streamBuffer ?? DEFAULT_STREAM_BUFFER
+    const workerData: ThreadData = { logChannel, maxTasks: options.maxTasksPerThread, maxHeap: options.maxThreadMemory, clock: this.#clock.memory, streamBuffer }
     this.#tp = startTinypool({ minThreads: options.minThreads, maxThreads: options.maxThreads, idleTimeout: options.idleTimeout, resourceLimits: options.resourceLimits, workerData })
     this.#lifecycle = new ThreadLifecycle(this.#tp, this.#log, options, {
       exited: () => { this.#counts.threadExits++ },
       retired: (memory) => { this.#counts[memory ? 'recycledMemory' : 'recycled']++ }
     })
+    const streams = this.#streams = new StreamRelay({
+      cancel: (taskId) => this.#clock.cancel(taskId),
+      answer: (answer) => this.#batches.onAnswer(answer),
+      batchTimeout: () => this.options.taskTimeout,
+      killBatch: (key) => this.#batches.kill(key),
+      countBatched: (how) => { this.#counts[how]++ }
+    })
+    this.#batches.streams = streams
     this.#channels = new ThreadChannels(logChannel, options.maxThreads, this.#log, {
       answer: (answer) => this.#batches.onAnswer(answer),
-      logger: (key, taskId) => this.#batches.logger(key, taskId)
+      logger: (key, taskId) => this.#batches.logger(key, taskId),
+      stream: (message) => streams.onMessage(message)
     }, options.reqIdLabel)
   }
 
@@ -222,7 +243,35 @@ export class ThreadPool {
 
   // -- running tasks ------------------------------------------------------------------------------
 
-  async #dispatch (task: RouteTask | RunTask, opts: TaskOptions): Promise<Outcome> {
+  /**
+   * A route task alone in a thread. Its request is answered when the thread returns, or earlier,
+   * when its handler answers with a stream: then with the stream's head, while the thread goes
+   * on producing (stream-relay.ts) and the task holds its slot until the stream is over.
+   */
+  #dispatch (task: RouteTask | RunTask, opts: TaskOptions): Promise<Outcome> {
+    const streams = this.#streams
+    if (task.k !== TaskKind.Route || streams === null) return this.#runAlone(task, opts, undefined)
+    return new Promise((resolve, reject) => {
+      const running: RunningTask = { head: resolve, watch: opts.watch, timeout: opts.timeout ?? this.options.taskTimeout, kill: undefined, headed: false, cancelled: false, stalled: false }
+      streams.track(task.id, running)
+      if (opts.body !== undefined) {
+        task.bs = 1
+        streams.feed(task.id, new BodyFeed(`${this.#logChannel}:in:${task.id}`, opts.body, this.options.streamBuffer ?? DEFAULT_STREAM_BUFFER))
+      }
+      this.#runAlone(task, opts, running).then((outcome) => {
+        // Every message the thread posted before it returned (a stream's head, its chunks) is on its channel by now.
+        if (outcome.st === 1) this.#channels?.drainAll()
+        streams.finish(task.id)
+        if (!running.headed) resolve(outcome)
+      }, (err: Error) => {
+        this.#channels?.drainAll()
+        streams.finish(task.id, err)
+        if (!running.headed) reject(err)
+      })
+    })
+  }
+
+  async #runAlone (task: RouteTask | RunTask, opts: TaskOptions, running: RunningTask | undefined): Promise<Outcome> {
     const tp = this.#tp as Tinypool
     this.#running++
     if (opts.log !== undefined) this.#channels?.expect(task.id, opts.log)
@@ -242,6 +291,18 @@ export class ThreadPool {
         abort?.abort()
       })
     }
+    if (running !== undefined) {
+      // The handler returned a stream: its time is over; a stream without progress is the relay's to end.
+      const head = running.head
+      running.head = (outcome) => {
+        if (deadline !== undefined) this.#deadlines.remove(deadline)
+        head(outcome)
+      }
+      running.kill = () => {
+        expiry = 'handler'
+        abort?.abort()
+      }
+    }
     let handovers = 0
     try {
       for (;;) {
@@ -255,8 +316,9 @@ export class ThreadPool {
         }
         if (outcome.refused === true && ++handovers <= MAX_HANDOVERS) continue
         if (outcome.x !== undefined) this.#lifecycle?.retire(outcome.x, outcome.xh)
-        if (outcome.d !== undefined) opts.cost?.record(outcome.d)
-        this.#counts[outcome.ok ? 'completed' : 'failed']++
+        // A stream's time is its whole length: such a route never joins a batch of short ones.
+        if (outcome.d !== undefined) opts.cost?.record(outcome.st === 1 ? Infinity : outcome.d)
+        this.#counts[running?.stalled === true ? 'timedOut' : outcome.ok ? 'completed' : 'failed']++
         this.#settleLogs(task.id, outcome.lc)
         return outcome
       }
@@ -270,7 +332,10 @@ export class ThreadPool {
   async #runInline (task: RouteTask | RunTask, opts: TaskOptions): Promise<Outcome> {
     this.#running++
     try {
-      const { outcome } = await invoke(task, (line) => { if (opts.log !== undefined) writeLog(opts.log, line) }, false)
+      if (opts.body !== undefined && task.k === TaskKind.Route) task.r.body = limitedBody(opts.body)
+      const { outcome, stream } = await invoke(task, (line) => { if (opts.log !== undefined) writeLog(opts.log, line) }, false, () => inlineSignal(opts.watch as never))
+      // Inline, a returned stream is the framework's to read, as any handler's.
+      if (stream !== undefined) outcome.v = stream
       this.#counts[outcome.ok ? 'completed' : 'failed']++
       return outcome
     } finally {

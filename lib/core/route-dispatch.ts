@@ -14,6 +14,7 @@ import type { LoggerLike, ThreadPool } from './pool.js'
 import { decodeRouteValue, deserializeError, ValueKind, type SerializedError } from './route-value.js'
 import type { BadStatus } from './route-error.js'
 import type { ReplyStart } from './thread-reply.js'
+import type { BodySource } from './body-feed.js'
 
 /** What a route needs at request time, resolved once when the route is added. */
 export interface RouteBinding extends OffloadTarget {
@@ -36,6 +37,8 @@ export interface RouteCall {
   /** The response: once it closes, a task still waiting for a thread is dropped. */
   res: ServerResponse
   log: LoggerLike
+  /** The raw request body, for a route that streams it (`body: 'stream'`). */
+  body?: BodySource
 }
 
 /** Bit 1: `params` has no prototype; bit 2: nor has `query` (the thread's copies get none either). */
@@ -68,7 +71,10 @@ export function dispatchRoute (binding: RouteBinding, call: RouteCall): Promise<
   // handlerTimeout). Not request.signal: with Fastify 5.12 on Node 20 it aborts as soon as a
   // request body has been read (fastify/fastify#6725), which dropped every queued POST.
   const started = binding.observers.length === 0 ? 0 : performance.now()
-  const running = binding.pool.run(task, { timeout: binding.timeout, watch: call.res, log: call.log, cost: binding.cost })
+  // A streamed-in body is read as the handler reads it: such a task never waits in a batch.
+  const running = binding.pool.run(task, call.body === undefined
+    ? { timeout: binding.timeout, watch: call.res, log: call.log, cost: binding.cost }
+    : { timeout: binding.timeout, watch: call.res, log: call.log, body: call.body })
   return started === 0 ? running : observed(binding, call.request.id, running, started)
 }
 

@@ -8,7 +8,8 @@
 // the framework would meet on its way through the value (a toJSON() result, a getter or toJSON()
 // that throws, a function, a symbol) is rebuilt where it was (route-rebuild.ts), and a thrown
 // object field by field, so the status and headers set before, the error handler and the schema
-// decide as they do inline. A stream cannot cross yet: it is refused with a clear error.
+// decide as they do inline. A returned stream is streamed (thread-stream.ts); a stream thrown or
+// nested in a value, or a web Response, is refused with a clear error.
 
 import { types } from 'node:util'
 import { FST_MPM_NOT_CLONEABLE } from './errors.js'
@@ -21,7 +22,7 @@ export { MAX_CLONE_DEPTH, OMIT, defineField, jsonShapeOrOmit, shapeContext, shap
 export { serializeError, deserializeError, type SerializedError } from './route-error.js'
 
 /** 4 (a whole value as JSON text) is retired: a part too deep for clone now travels as a marker. */
-export const enum ValueKind { Undefined = 0, Plain = 1, Buffer = 2, Error = 3, Deferred = 5, Rebuilt = 6 }
+export const enum ValueKind { Undefined = 0, Plain = 1, Buffer = 2, Error = 3, Deferred = 5, Rebuilt = 6, Stream = 7 }
 
 export interface EncodedValue {
   v?: unknown
@@ -52,7 +53,7 @@ export function encodeRouteValue (value: unknown, thrown = false): EncodedValue 
   }
   const stream = streamKind(value)
   if (stream !== null) {
-    throw new FST_MPM_NOT_CLONEABLE(`the handler ${thrown ? 'threw' : 'returned'} a stream (${stream}); streams cannot cross threads yet, return a Buffer or a string`)
+    throw new FST_MPM_NOT_CLONEABLE(`the handler ${thrown ? 'threw' : 'returned'} ${stream}, which cannot cross threads ${thrown ? 'as a thrown value' : 'as it is: return a Node Readable or a web ReadableStream itself'}`)
   }
   // A thrown object reaches the error handler as the object it is (fields read by name, a
   // toJSON() perhaps never called), so it is rebuilt field by field; returned values and
@@ -120,13 +121,16 @@ function wholeBuffer (view: ArrayBufferView): ArrayBuffer | undefined {
     : undefined
 }
 
-/** What Fastify would stream rather than serialize (and an async iterable), or null. */
+/**
+ * A stream that cannot cross as a value: one thrown, or returned inside another value, and a
+ * returned web Response (a returned Node or web stream is streamed: thread-stream.ts). An async
+ * generator is no stream to Fastify: it serializes it as JSON (`{}`), and so does this side.
+ */
 function streamKind (value: object): string | null {
   const fields = value as Record<string | symbol, unknown>
   if (typeof fields.pipe === 'function') return 'a Node stream'
   if (typeof fields.getReader === 'function') return 'a web ReadableStream'
   if (Object.prototype.toString.call(value) === '[object Response]') return 'a Response'
-  if (typeof fields[Symbol.asyncIterator] === 'function') return 'an async iterable'
   return null
 }
 

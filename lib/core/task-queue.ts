@@ -6,6 +6,7 @@
 
 import { performance } from 'node:perf_hooks'
 import type { TaskCost } from './batch.js'
+import type { BodySource } from './body-feed.js'
 import { FST_MPM_QUEUE_TIMEOUT, FST_MPM_TASK_DROPPED } from './errors.js'
 import type { Outcome, RouteTask, RunTask } from './marshal.js'
 import type { AbortSignalLike } from './one-shot-abort.js'
@@ -27,6 +28,8 @@ export interface TaskOptions {
   log?: LoggerLike
   /** The route's recent run time: a short route's queued tasks may share a thread's wake-up (batch.ts). */
   cost?: TaskCost
+  /** The request body, streamed to the handler as it reads it (`body: 'stream'`; body-feed.ts). */
+  body?: BodySource
 }
 
 export interface Waiting {

@@ -1,5 +1,5 @@
-// Each thread's channel to the main thread: log lines as handlers write them, and the answers of
-// batch members (batch.ts), in the order the thread posted them. One long-lived BroadcastChannel
+// Each thread's channel to the main thread: log lines as handlers write them, the answers of
+// batch members (batch.ts) and streams' messages (stream-relay.ts), in the order the thread posted them. One long-lived BroadcastChannel
 // per thread slot, so a line survives a handler that later times out or kills its thread. Lines
 // go to the logger of the request that wrote them: kept here by task id until all the lines the
 // task wrote before it ended have arrived, found through its batch while that runs, and for a
@@ -7,7 +7,7 @@
 
 import { BroadcastChannel, receiveMessageOnPort } from 'node:worker_threads'
 import { loggerAt } from './log-time.js'
-import { decodeLogArgs, LEVELS, type BatchAnswer, type LogLine } from './marshal.js'
+import { decodeLogArgs, LEVELS, type BatchAnswer, type LogLine, type StreamMessage } from './marshal.js'
 
 type LogMethod = (obj: unknown, msg?: string) => void
 export interface LoggerLike {
@@ -25,6 +25,8 @@ export interface BatchHooks {
   answer: (answer: BatchAnswer) => void
   /** The logger of task `taskId` in batch `key`, while that batch runs. */
   logger: (key: number, taskId: number) => LoggerLike | undefined
+  /** A streamed response's or a streamed-in body's message (stream-relay.ts). */
+  stream: (message: StreamMessage) => void
 }
 
 /** How long a finished task's logger waits for lines still on their way. */
@@ -49,7 +51,7 @@ export class ThreadChannels {
       const channel = new BroadcastChannel(`${prefix}:${id}`)
       // Once woken, take every message already queued on the channel, not one event each.
       channel.onmessage = (event) => {
-        this.#onMessage((event as { data: LogLine | BatchAnswer }).data)
+        this.#onMessage((event as { data: LogLine | BatchAnswer | StreamMessage }).data)
         this.#drain(channel)
       }
       ;channel.unref()
@@ -100,10 +102,14 @@ export class ThreadChannels {
 
   #drain (channel: BroadcastChannel): void {
     let entry: { message: unknown } | undefined
-    while ((entry = receiveMessageOnPort(channel as never)) !== undefined) this.#onMessage(entry.message as LogLine | BatchAnswer)
+    while ((entry = receiveMessageOnPort(channel as never)) !== undefined) this.#onMessage(entry.message as LogLine | BatchAnswer | StreamMessage)
   }
 
-  #onMessage (message: LogLine | BatchAnswer): void {
+  #onMessage (message: LogLine | BatchAnswer | StreamMessage): void {
+    if ('s' in message) {
+      this.#batch.stream(message)
+      return
+    }
     if ('a' in message) {
       this.#batch.answer(message)
       return

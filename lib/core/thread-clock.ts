@@ -10,19 +10,35 @@ import { performance } from 'node:perf_hooks'
 /** How long a thread may take to start a task's handler (boot, import the module) before the task fails as such. */
 export const START_LIMIT_MS = 10_000
 
-/** What the thread side needs: the shared memory, passed in workerData. */
-export interface ClockMemory { ids: SharedArrayBuffer, times: SharedArrayBuffer }
+/**
+ * What the thread side needs: the shared memory, passed in workerData. `cancel` holds, per slot,
+ * the id of a task the main thread wants stopped (its client left, its stream stalled): what
+ * `req.signal` reads.
+ */
+export interface ClockMemory { ids: SharedArrayBuffer, times: SharedArrayBuffer, cancel: SharedArrayBuffer }
 
 /** Main side: one slot per workerId (1..maxThreads). */
 export class ThreadClock {
   readonly memory: ClockMemory
   readonly #ids: Int32Array
   readonly #times: Float64Array
+  readonly #cancel: Int32Array
 
   constructor (slots: number) {
-    this.memory = { ids: new SharedArrayBuffer(4 * (slots + 1)), times: new SharedArrayBuffer(8 * (slots + 1)) }
+    this.memory = { ids: new SharedArrayBuffer(4 * (slots + 1)), times: new SharedArrayBuffer(8 * (slots + 1)), cancel: new SharedArrayBuffer(4 * (slots + 1)) }
     this.#ids = new Int32Array(this.memory.ids)
     this.#times = new Float64Array(this.memory.times)
+    this.#cancel = new Int32Array(this.memory.cancel)
+  }
+
+  /** Asks the thread running task `taskId`'s handler (if one does) to stop it: its `req.signal` aborts. */
+  cancel (taskId: number): void {
+    for (let slot = 1; slot < this.#ids.length; slot++) {
+      if (Atomics.load(this.#ids, slot) !== taskId) continue
+      Atomics.store(this.#cancel, slot, taskId)
+      Atomics.notify(this.#cancel, slot)
+      return
+    }
   }
 
   /**

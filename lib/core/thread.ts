@@ -5,15 +5,19 @@
 // task's timeout counts the handler, not the thread's boot and the import.
 
 import { getHeapStatistics } from 'node:v8'
+import { performance } from 'node:perf_hooks'
 import { BroadcastChannel, threadId } from 'node:worker_threads'
 import Tinypool, { markMovable } from 'tinypool'
 import { invoke } from './invoke.js'
 import { claim } from './batch.js'
 import { FST_MPM_NOT_CLONEABLE } from './errors.js'
 import { importHandlerModule } from './handler-module.js'
-import { TaskKind, type BatchAnswer, type BatchDone, type BatchTask, type LogLine, type Outcome, type RouteTask, type Task } from './marshal.js'
+import { TaskKind, type BatchAnswer, type BatchDone, type BatchTask, type LogLine, type Outcome, type RouteTask, type StreamMessage, type Task } from './marshal.js'
 import { serializeError, ValueKind } from './route-value.js'
 import { startMarker, type ClockMemory } from './thread-clock.js'
+import { bodyStream, pumpStream, startStream, type ReturnedStream } from './thread-stream.js'
+import { taskSignal, type TaskSignal } from './task-signal.js'
+import { encodeRouteValue } from './route-value.js'
 
 export interface ThreadData {
   /** BroadcastChannel name prefix; each thread posts on `${prefix}:${workerId}`, read only by the main thread. */
@@ -24,15 +28,22 @@ export interface ThreadData {
   maxHeap: number
   /** Where this thread marks when each handler starts (thread-clock.ts). */
   clock: ClockMemory
+  /** Bytes a returned stream may run ahead of what the main thread has handed to its socket. */
+  streamBuffer: number
 }
 
 // thread-preload.cts lent tinypool's entry a constant process.memoryUsage; handlers get the real one.
 const realMemoryUsage = (globalThis as Record<symbol, unknown>)[Symbol.for('fastify-mpm.memoryUsage')]
 if (typeof realMemoryUsage === 'function') process.memoryUsage = realMemoryUsage as typeof process.memoryUsage
 
-const { logChannel, maxTasks, maxHeap, clock } = Tinypool.workerData as ThreadData
+const { logChannel, maxTasks, maxHeap, clock, streamBuffer } = Tinypool.workerData as ThreadData
 const workerId = (process as unknown as { __tinypool_state__: { workerId: number } }).__tinypool_state__.workerId
 const markStarted = startMarker(clock, workerId)
+const cancelFlags = new Int32Array(clock.cancel)
+/** The running task's `req.signal`, if its handler read it. */
+let signal: TaskSignal | undefined
+const signalOf = (taskId: number): AbortSignal => (signal = taskSignal(cancelFlags, workerId, taskId)).signal
+const cancelled = (taskId: number): boolean => Atomics.load(cancelFlags, workerId) === taskId
 /** Modules this thread has loaded: a task of a route whose module is still loading waits for it before its clock starts. */
 const loaded = new Set<string>()
 
@@ -56,8 +67,31 @@ export default async function runTask (task: Task | BatchTask): Promise<Outcome 
     if (!loaded.has(task.m)) await load(task.m)
     markStarted(task.id)
   }
-  const { outcome, transfer } = await invoke(task, task.k === TaskKind.Route ? linesOf(task) : post, true)
+  if (task.k === TaskKind.Route) return await runRoute(task)
+  const { outcome, transfer } = await invoke(task, post, true)
   if (task.k !== TaskKind.Probe) Object.assign(outcome, countTask())
+  return moveOut(outcome, transfer)
+}
+
+/** A route task alone: its answer is what this returns, or its stream (the head posted first). */
+async function runRoute (task: RouteTask): Promise<Outcome | object> {
+  const body = task.bs === 1 ? bodyStream(`${logChannel}:in:${task.id}`, task.id, post) : undefined
+  if (body !== undefined) task.r.body = body.body
+  const { outcome, transfer, stream, lines } = await invoke(task, linesOf(task), true, signalOf)
+  const result = stream === undefined ? outcome : await streamOut(task, outcome, stream, lines as { lines: number })
+  endTask(body)
+  Object.assign(result, countTask())
+  return moveOut(result, transfer)
+}
+
+/** What the task left running that must not outlive it: its signal's watch, its body's channel. */
+function endTask (body: { done: () => void } | undefined): void {
+  signal?.done()
+  signal = undefined
+  body?.done()
+}
+
+function moveOut (outcome: Outcome, transfer: ArrayBuffer | undefined): Outcome | object {
   if (transfer === undefined) return outcome
   // tinypool moves what this wrapper names instead of copying it (a whole-buffer byte result).
   const moved = { [Tinypool.transferableSymbol]: transfer, [Tinypool.valueSymbol]: outcome }
@@ -77,9 +111,18 @@ async function runBatch (batch: BatchTask): Promise<BatchDone> {
     const member = batch.t[j]
     if (!loaded.has(member.m)) await load(member.m)
     markStarted(member.id)
-    const { outcome } = await invoke(member, linesOf(member, batch.b), true)
+    const { outcome, stream, lines } = await invoke(member, linesOf(member, batch.b), true, signalOf)
+    if (stream === undefined) {
+      endTask(undefined)
+      done = countTask()
+      postAnswer({ b: batch.b, a: member.id, o: outcome })
+      continue
+    }
+    const head = await streamOut(member, outcome, stream, lines as { lines: number }, batch.b)
+    endTask(undefined)
     done = countTask()
-    postAnswer({ b: batch.b, a: member.id, o: outcome })
+    // A stream that failed before its first chunk is answered as a thrown error, like any member.
+    if (head.st === undefined) postAnswer({ b: batch.b, a: member.id, o: head })
   }
   return done
 }
@@ -107,6 +150,36 @@ function linesOf (task: RouteTask, batchKey?: number): (line: LogLine) => void {
     if (batchKey !== undefined) line.b = batchKey
     channel.postMessage(line)
   }
+}
+
+/**
+ * Answers with a stream: reads its first chunk (a failure before it is answered as if the
+ * handler had thrown it), posts the head, then pumps the rest with backpressure until the stream
+ * ends, fails, or the main thread stops it (client gone, no progress). The thread is held until
+ * then. Returns the task's final outcome, or for a stream failing before its first chunk, the
+ * error's.
+ */
+async function streamOut (task: RouteTask, head: Outcome, stream: ReturnedStream, lines: { lines: number }, batchKey?: number): Promise<Outcome> {
+  const started = performance.now() - (head.d ?? 0)
+  let start
+  try {
+    start = await startStream(stream)
+  } catch (err) {
+    let encoded
+    try {
+      encoded = encodeRouteValue(err, true)
+    } catch {
+      encoded = { v: serializeError(new Error(String(err)), false), vk: ValueKind.Error }
+    }
+    return { ok: false, v: encoded.v, vk: encoded.vk, ops: head.ops, lc: lines.lines, d: performance.now() - started }
+  }
+  const control = new SharedArrayBuffer(8)
+  const message: StreamMessage = { s: task.id, h: head, w: control }
+  if (start.first !== undefined) message.f = start.first
+  if (batchKey !== undefined) message.b = batchKey
+  channel.postMessage(message)
+  const end = await pumpStream(start, new Int32Array(control), streamBuffer, post, task.id, () => cancelled(task.id))
+  return { ok: end !== 'errored', vk: ValueKind.Undefined, lc: lines.lines, d: performance.now() - started, st: 1 }
 }
 
 /** An answer that cannot be posted must still reach its request, as an error, not end the batch. */

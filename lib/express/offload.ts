@@ -6,7 +6,11 @@
 
 import type { Mpm } from '../core/mpm.js'
 import type { OffloadTarget } from '../core/offload-target.js'
-import { dispatchRoute, droppedForGoneClient, explainFailure, nullPrototypeBits, outcomeValue, plainLength, type RouteBinding } from '../core/route-dispatch.js'
+import { dispatchRoute, droppedForGoneClient, explainFailure, nullPrototypeBits, outcomeValue, plainLength, routeContext, type RouteBinding } from '../core/route-dispatch.js'
+import { Readable } from 'node:stream'
+import type { BodySource } from '../core/body-feed.js'
+import { FST_MPM_BODY_CONSUMED } from '../core/errors.js'
+import { isReturnedStream } from '../core/thread-stream.js'
 import type { BadStatus } from '../core/route-error.js'
 import { decodeHeaderValue } from '../core/stand-in.js'
 import { ReplyOp, type ReplyCall, type ReplyStart } from '../core/thread-reply.js'
@@ -41,6 +45,7 @@ async function handle (ctx: OffloadContext, binding: RouteBinding, req: ExpressR
   const log = requestLog(ctx.log, id)
   let outcome
   try {
+    const body = binding.streamBody === true ? streamedBody(binding, req) : undefined
     outcome = await dispatchRoute(binding, {
       request: {
         id,
@@ -57,7 +62,8 @@ async function handle (ctx: OffloadContext, binding: RouteBinding, req: ExpressR
       np: nullPrototypeBits(req.params, req.query),
       start: replyStart(res),
       res,
-      log
+      log,
+      body
     })
   } catch (err) {
     // Nobody to answer: next(err) would have the app's error middleware (or Express's default
@@ -92,7 +98,50 @@ async function handle (ctx: OffloadContext, binding: RouteBinding, req: ExpressR
     fail(binding, value, res, next, log)
     return
   }
+  if (isReturnedStream(value)) {
+    sendStream(binding, value, res, next, log)
+    return
+  }
   send(res, value)
+}
+
+/**
+ * The request itself, for a `body: 'stream'` route: a body parser in front of the route would
+ * have read it already, which is a mistake to name, not a silent empty body.
+ */
+function streamedBody (binding: RouteBinding, req: ExpressRequest): BodySource {
+  const parsed = (req as { _body?: unknown })._body === true || req.readableEnded
+  if (parsed && Number(req.headers['content-length'] ?? 0) > 0) throw new FST_MPM_BODY_CONSUMED(binding.route)
+  return { stream: req, limit: 0, tooLarge: () => Object.assign(new Error('request entity too large'), { status: 413 }) }
+}
+
+/**
+ * A returned stream piped to `res` (Express has no stream payload of its own): content-type as
+ * Fastify defaults it, a failure before any byte goes to next(err), after it the response is cut
+ * and the failure logged once, with the route. The client leaving destroys the stream.
+ */
+function sendStream (binding: RouteBinding, value: Readable | ReadableStream, res: ExpressResponse, next: NextFunction, log: ExpressLogger): void {
+  const stream = value instanceof Readable ? value : Readable.fromWeb(value as never)
+  let over = false
+  stream.once('error', (err) => {
+    if (over) return
+    over = true
+    stream.unpipe(res)
+    if (!res.headersSent) {
+      fail(binding, err, res, next, log)
+      return
+    }
+    log.error({ err, offload: routeContext(binding) }, 'response terminated with an error with headers already sent')
+    res.destroy()
+  })
+  stream.once('end', () => { over = true })
+  // The client left: the stream (and, for a thread's stream, its producer) is let go.
+  res.once('close', () => {
+    if (over) return
+    over = true
+    stream.destroy()
+  })
+  stream.pipe(res)
 }
 
 /**

@@ -3,13 +3,16 @@
 // value the handler returned or threw. Everything else (routing, validation, hooks,
 // serialization, the error handler) stays Fastify's, on the main thread.
 
-import type { FastifyInstance, FastifyReply, FastifyRequest, RouteHandlerMethod } from 'fastify'
+import { errorCodes, type FastifyInstance, type FastifyReply, type FastifyRequest, type RouteHandlerMethod } from 'fastify'
 import { FST_MPM_NOT_REGISTERED } from '../core/errors.js'
 import { offloadTarget, type OffloadOptions, type OffloadTarget } from '../core/offload-target.js'
 import { dispatchRoute, droppedForGoneClient, explainFailure, nullPrototypeBits, routeContext, outcomeValue, plainLength, type RouteBinding } from '../core/route-dispatch.js'
 import type { BadStatus } from '../core/route-error.js'
 import { decodeHeaderValue } from '../core/stand-in.js'
 import { ReplyOp, type ReplyCall, type ReplyStart } from '../core/thread-reply.js'
+import type { BodySource } from '../core/body-feed.js'
+import { StreamSink } from '../core/stream-sink.js'
+import { bodySource } from './stream-body.js'
 
 export const kOffload = Symbol.for('fastify-mpm.offload')
 
@@ -37,6 +40,7 @@ async function handle (binding: RouteBinding, request: FastifyRequest, reply: Fa
   const { pool } = binding
   let outcome
   try {
+    const body = binding.streamBody === true ? streamedBody(request) : undefined
     outcome = await dispatchRoute(binding, {
       request: {
         id: request.id,
@@ -53,12 +57,13 @@ async function handle (binding: RouteBinding, request: FastifyRequest, reply: Fa
       np: nullPrototypeBits(request.params, request.query),
       start: replyStart(reply),
       res: reply.raw,
-      log: request.log
+      log: request.log,
+      body
     })
   } catch (err) {
     // Nobody to answer: Fastify is not handed an error it would log as a 5xx.
     if (droppedForGoneClient(err, binding, request.log)) return undefined
-    if (pool.closing) reply.header('connection', 'close')
+    if (pool.closing || isTooLarge(err)) reply.header('connection', 'close')
     if ((err as { statusCode?: number }).statusCode === 503) reply.header('retry-after', binding.retryAfter)
     throw withContext(err, binding, request, reply)
   }
@@ -68,8 +73,38 @@ async function handle (binding: RouteBinding, request: FastifyRequest, reply: Fa
   // From here on Fastify does with the value what it does with any handler's: the same value
   // returned or thrown, so the same serializer, error handler and hooks decide the answer.
   const value = outcomeValue(outcome, (code) => badStatus(reply, code))
+  if (outcome.st === 1) nameRouteOnStreamError(value, binding, request, reply)
   if (outcome.ok) return value
+  // A streamed body past the limit: the client may still be sending, so the connection ends (as Fastify's own 413).
+  if (binding.streamBody === true && isTooLarge(value)) reply.header('connection', 'close')
   throw withContext(value, binding, request, reply)
+}
+
+/**
+ * The raw body for a `body: 'stream'` route; a declared length past the route's bodyLimit is
+ * refused before anything runs, with Fastify's own 413.
+ */
+function streamedBody (request: FastifyRequest): BodySource {
+  const source = bodySource(request, () => new errorCodes.FST_ERR_CTP_BODY_TOO_LARGE())
+  const declared = Number(request.headers['content-length'])
+  if (source.limit > 0 && declared > source.limit) throw source.tooLarge()
+  return source
+}
+
+function isTooLarge (err: unknown): boolean {
+  return (err as { code?: unknown } | null)?.code === 'FST_ERR_CTP_BODY_TOO_LARGE'
+}
+
+/**
+ * A stream that fails after its head went out is logged by Fastify once, through reply.log:
+ * that log names the route and module, as a thrown 5xx's does.
+ */
+function nameRouteOnStreamError (value: unknown, binding: RouteBinding, request: FastifyRequest, reply: FastifyReply): void {
+  if (!(value instanceof StreamSink)) return
+  value.beforeError = () => {
+    const log = request.log.child({ offload: routeContext(binding) })
+    reply.log = log
+  }
 }
 
 /** Status and headers that hooks set before the handler, for `reply.getHeader()` in the thread. */

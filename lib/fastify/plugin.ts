@@ -8,6 +8,7 @@ import type { OffloadTarget } from '../core/offload-target.js'
 import { resolveOptions, type MpmOptions } from './options.js'
 import { registerStatus } from './status-routes.js'
 import { bindHandler, kOffload } from './offload.js'
+import { streamBodyOf } from './stream-body.js'
 
 const plugin: FastifyPluginAsync<MpmOptions> = async function fastifyMpm (fastify, opts) {
   // -- options --
@@ -21,6 +22,8 @@ const plugin: FastifyPluginAsync<MpmOptions> = async function fastifyMpm (fastif
     // A route's own handlerTimeout (Fastify >= 5.8) also bounds its thread, unless offload() set one.
     const handlerTimeout = routeOptions.handlerTimeout ?? (fastify.initialConfig as { handlerTimeout?: number }).handlerTimeout
     routeOptions.handler = bindHandler(mpm.addRoute(target, `${String(routeOptions.method)} ${routeOptions.url}`, handlerTimeout))
+    // offload(url, { body: 'stream' }): the body reaches the thread unparsed.
+    if (target.streamBody === true) streamBodyOf(routeOptions)
   })
 
   // Load every handler module once, in a thread, so a missing file or export fails ready().

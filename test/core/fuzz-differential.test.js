@@ -52,12 +52,12 @@ function mentions (program, test) {
  */
 const DOCUMENTED = [
   {
-    name: 'streams cannot be returned from a thread',
-    readme: 'streams cannot cross threads yet: a handler that returns or throws a Node stream, a web ReadableStream, a Response or an async iterable (an async generator) is answered 500 FST_MPM_NOT_CLONEABLE naming the route',
+    name: 'a thrown stream cannot cross',
+    readme: 'a handler that throws a stream (or returns a web Response) is answered 500 FST_MPM_NOT_CLONEABLE naming the route',
     // The 500 names the route, unless writing the head fails first (a header value that cannot
     // become text), which then answers as that failure does.
-    matches: (program, inline, offloaded) => program.end[1][0] === 'stream' && offloaded.status === 500 &&
-      ((/FST_MPM_NOT_CLONEABLE/.test(offloaded.body) && /(returned|threw) a stream/.test(offloaded.body)) || /Cannot convert/.test(offloaded.body))
+    matches: (program, inline, offloaded) => program.end[0] === 'throw' && program.end[1][0] === 'stream' && offloaded.status === 500 &&
+      ((/FST_MPM_NOT_CLONEABLE/.test(offloaded.body) && /threw a (Node stream|web ReadableStream)/.test(offloaded.body)) || /Cannot convert/.test(offloaded.body))
   },
   {
     name: 'a response schema does not see fields JSON.stringify would not',

@@ -1,0 +1,179 @@
+// The thread's side of streams, both ways. A handler's returned stream (a Node Readable or a web
+// ReadableStream) is read here and posted to the main thread chunk by chunk, on the thread's
+// channel, at most `limit` bytes ahead of what the main thread has handed to the socket: the main
+// thread acknowledges chunks in a small shared buffer the stream brings along, and this side
+// waits on it (Atomics.waitAsync), so a slow client pauses the producer and nothing piles up on
+// either side. A request body streamed in (`body: 'stream'`) arrives on a channel of its own and
+// is acknowledged the same way, in bytes read. The thread is held until its stream ends, as
+// Apache's worker holds a thread for each request it answers.
+
+import { Readable } from 'node:stream'
+import { BroadcastChannel } from 'node:worker_threads'
+import { deserializeError, serializeError } from './route-value.js'
+import type { StreamMessage, BodyMessage } from './marshal.js'
+
+/** What a handler may return to answer with a stream, as Fastify accepts it. */
+export type ReturnedStream = Readable | ReadableStream
+
+/** A Node Readable (anything Fastify would `pipe()`) or a web ReadableStream. */
+export function isReturnedStream (value: unknown): value is ReturnedStream {
+  if (value === null || typeof value !== 'object') return false
+  if (typeof (value as { pipe?: unknown }).pipe === 'function' && typeof (value as Record<symbol, unknown>)[Symbol.asyncIterator] === 'function') return true
+  return typeof ReadableStream === 'function' && value instanceof ReadableStream
+}
+
+/** Index 0: chunks the main thread has taken; 1: non-zero once it wants the stream to stop. */
+export const ACKED = 0
+export const STOP = 1
+
+export interface StreamStart {
+  iterator: AsyncIterator<unknown>
+  /** The first chunk, read before the head goes out: an error before it is the handler's error. */
+  first: Uint8Array | undefined
+  done: boolean
+}
+
+/**
+ * Reads the stream's first chunk. Throws what the stream fails with before it: then no byte and
+ * no header has gone out, and the failure is answered as if the handler had thrown it.
+ */
+export async function startStream (stream: ReturnedStream): Promise<StreamStart> {
+  const iterator = (stream as unknown as AsyncIterable<unknown>)[Symbol.asyncIterator]()
+  try {
+    const { value, done } = await iterator.next()
+    return { iterator, first: done === true ? undefined : toBytes(value), done: done === true }
+  } catch (err) {
+    await closeQuietly(iterator)
+    throw err
+  }
+}
+
+/** How a stream's pumping ended. */
+export type PumpEnd = 'ended' | 'errored' | 'stopped'
+
+/**
+ * Posts the rest of the stream (`first` went with the head), waiting whenever more than `limit`
+ * bytes are unacknowledged, and stops (destroying the stream, so a generator's `finally` runs)
+ * once the main thread sets STOP or `cancelled()` says so.
+ */
+export async function pumpStream (start: StreamStart, control: Int32Array, limit: number, post: (message: StreamMessage) => void,
+  taskId: number, cancelled: () => boolean): Promise<PumpEnd> {
+  // Sizes of the chunks not yet acknowledged; `base` numbers the first of them.
+  let sizes: number[] = []
+  let base = 0
+  let acked = 0
+  let inFlight = 0
+  const sent = (bytes: number): void => { sizes.push(bytes); inFlight += bytes }
+  const settle = (): void => {
+    const now = Atomics.load(control, ACKED)
+    while (acked < now && acked - base < sizes.length) inFlight -= sizes[acked++ - base]
+    if (acked - base > 1024) {
+      sizes = sizes.slice(acked - base)
+      base = acked
+    }
+  }
+  // The first chunk went out with the head; it is acknowledged like any other.
+  if (start.first !== undefined) sent(start.first.byteLength)
+  const stop = (): boolean => Atomics.load(control, STOP) !== 0 || cancelled()
+  if (start.done) {
+    post({ s: taskId, e: 1 })
+    return 'ended'
+  }
+  try {
+    for (;;) {
+      settle()
+      while (inFlight > limit) {
+        if (stop()) break
+        const seen = Atomics.load(control, ACKED)
+        if (seen === acked) {
+          const wait = Atomics.waitAsync(control, ACKED, seen, 50)
+          if (wait.async) await wait.value
+        }
+        settle()
+      }
+      if (stop()) {
+        await closeQuietly(start.iterator)
+        post({ s: taskId, e: 2 })
+        return 'stopped'
+      }
+      const { value, done } = await start.iterator.next()
+      if (done === true) break
+      const chunk = toBytes(value)
+      if (stop()) {
+        await closeQuietly(start.iterator)
+        post({ s: taskId, e: 2 })
+        return 'stopped'
+      }
+      post({ s: taskId, c: chunk })
+      sent(chunk.byteLength)
+    }
+  } catch (err) {
+    await closeQuietly(start.iterator)
+    post({ s: taskId, x: serializeError(err instanceof Error ? err : new Error(String(err)), false) })
+    return 'errored'
+  }
+  post({ s: taskId, e: 1 })
+  return 'ended'
+}
+
+/** What `res.write()` accepts, as bytes; anything else fails the stream as it would inline. */
+function toBytes (value: unknown): Uint8Array {
+  if (value instanceof Uint8Array) return value
+  if (typeof value === 'string') return Buffer.from(value)
+  throw new TypeError(`The "chunk" argument must be of type string or an instance of Buffer or Uint8Array. Received ${describe(value)}`)
+}
+
+function describe (value: unknown): string {
+  if (value === null) return 'null'
+  if (typeof value === 'object') return `an instance of ${(value as object).constructor?.name ?? 'Object'}`
+  return `type ${typeof value} (${String(value).slice(0, 30)})`
+}
+
+async function closeQuietly (iterator: AsyncIterator<unknown>): Promise<void> {
+  try {
+    await iterator.return?.()
+  } catch {}
+}
+
+// -- request bodies, streamed in -------------------------------------------------------------------
+
+/**
+ * The request body as a Node Readable, fed by the main thread on the channel `name`: the thread
+ * asks for more (posting how many bytes it has read) whenever the Readable wants data, so the
+ * main thread never sends more than its window ahead. `done()` closes the channel once the task ends.
+ */
+export function bodyStream (name: string, taskId: number, post: (message: StreamMessage) => void): { body: Readable, done: () => void } {
+  const channel = new BroadcastChannel(name)
+  let read = 0
+  let closed = false
+  const close = (): void => {
+    if (closed) return
+    closed = true
+    channel.close()
+  }
+  const body = new Readable({
+    highWaterMark: 64 * 1024,
+    read () { post({ s: taskId, p: read }) },
+    destroy (err, callback) {
+      // Tell the main thread to stop sending: -1 means the handler let go of the body.
+      if (!closed) post({ s: taskId, p: -1 })
+      close()
+      callback(err)
+    }
+  })
+  channel.onmessage = (event) => {
+    const message = (event as { data: BodyMessage }).data
+    if (message.c !== undefined) {
+      const chunk = Buffer.from(message.c.buffer, message.c.byteOffset, message.c.byteLength)
+      read += chunk.byteLength
+      body.push(chunk)
+    } else if (message.e !== undefined) {
+      close()
+      body.push(null)
+    } else if (message.x !== undefined) {
+      close()
+      body.destroy(deserializeError(message.x))
+    }
+  }
+  return { body, done: close }
+}
