@@ -27,6 +27,7 @@ export const ACKED = 0
 export const STOP = 1
 
 export interface StreamStart {
+  stream: ReturnedStream
   iterator: AsyncIterator<unknown>
   /** The first chunk, read before the head goes out: an error before it is the handler's error. */
   first: Uint8Array | undefined
@@ -41,9 +42,9 @@ export async function startStream (stream: ReturnedStream): Promise<StreamStart>
   const iterator = (stream as unknown as AsyncIterable<unknown>)[Symbol.asyncIterator]()
   try {
     const { value, done } = await iterator.next()
-    return { iterator, first: done === true ? undefined : toBytes(value), done: done === true }
+    return { stream, iterator, first: done === true ? undefined : toBytes(value), done: done === true }
   } catch (err) {
-    await closeQuietly(iterator)
+    await closeQuietly({ stream, iterator })
     throw err
   }
 }
@@ -92,7 +93,7 @@ export async function pumpStream (start: StreamStart, control: Int32Array, limit
         settle()
       }
       if (stop()) {
-        await closeQuietly(start.iterator)
+        await closeQuietly(start)
         post({ s: taskId, e: 2 })
         return 'stopped'
       }
@@ -100,7 +101,7 @@ export async function pumpStream (start: StreamStart, control: Int32Array, limit
       if (done === true) break
       const chunk = toBytes(value)
       if (stop()) {
-        await closeQuietly(start.iterator)
+        await closeQuietly(start)
         post({ s: taskId, e: 2 })
         return 'stopped'
       }
@@ -108,12 +109,16 @@ export async function pumpStream (start: StreamStart, control: Int32Array, limit
       sent(chunk.byteLength)
     }
   } catch (err) {
-    await closeQuietly(start.iterator)
+    await closeQuietly(start)
     post({ s: taskId, x: serializeError(err instanceof Error ? err : new Error(String(err)), false) })
     return 'errored'
   }
   post({ s: taskId, e: 1 })
   return 'ended'
+}
+
+function isNodeStream (stream: ReturnedStream): stream is Readable {
+  return typeof (stream as Readable).destroy === 'function' && typeof (stream as Readable).once === 'function'
 }
 
 /** What `res.write()` accepts, as bytes; anything else fails the stream as it would inline. */
@@ -129,8 +134,27 @@ function describe (value: unknown): string {
   return `type ${typeof value} (${String(value).slice(0, 30)})`
 }
 
-async function closeQuietly (iterator: AsyncIterator<unknown>): Promise<void> {
+/** How long a stopped stream's cleanup (a generator's `finally`) may hold the thread. */
+const CLOSE_WAIT_MS = 5000
+
+/**
+ * Destroys the stream as Fastify does when its client leaves (a Node stream's destroy(), a web
+ * stream's cancel()), and waits for its cleanup to finish, so the thread is free only once a
+ * generator's `finally` has run.
+ */
+async function closeQuietly ({ stream, iterator }: { stream: ReturnedStream, iterator: AsyncIterator<unknown> }): Promise<void> {
   try {
+    // A Node stream (of this Node or of the readable-stream package): destroy() and 'close'.
+    if (isNodeStream(stream)) {
+      if (stream.closed) return
+      const closed = new Promise<void>((resolve) => {
+        const timer = setTimeout(resolve, CLOSE_WAIT_MS)
+        stream.once('close', () => { clearTimeout(timer); resolve() })
+      })
+      stream.destroy()
+      await closed
+      return
+    }
     await iterator.return?.()
   } catch {}
 }

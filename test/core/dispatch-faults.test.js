@@ -1,7 +1,8 @@
 // The dispatch path under a seeded, randomized mix of options and faults: threads, recycling
 // (maxTasksPerThread), task and queue timeouts, queue bounds, keep-alive concurrency, and
 // requests that are quick, sometimes slow, throw, exit their thread, spin past their timeout,
-// log after they answered, or whose client leaves. On every request it asserts what the README
+// log after they answered, or whose client leaves; and streamed answers that end, fail before
+// their first line or after it, or whose client leaves mid-stream. On every request it asserts what the README
 // promises: answered once (its handler ran at most once, exactly once if it answered as having
 // run), with its own answer, within its deadline, its log lines under its own reqId; and at rest,
 // nothing busy or queued and counters that add up to what the clients saw.
@@ -12,6 +13,7 @@ import assert from 'node:assert/strict'
 import { offload } from 'fastify-mpm'
 import { fixture, startApp } from '../helpers/app.js'
 import { tempDir, waitFor, withDeadline } from '../helpers/util.js'
+import { request } from 'undici'
 
 const dispatch = fixture('dispatch.js')
 const q = encodeURIComponent
@@ -42,7 +44,7 @@ function random (seed) {
   }
 }
 
-const KINDS = { quick: 55, late: 10, slow: 8, throw: 6, exit: 3, spin: 2, leave: 10 }
+const KINDS = { quick: 55, late: 10, slow: 8, throw: 6, exit: 3, spin: 2, leave: 10, stream: 6, streamEarly: 2, streamMid: 2, streamLeave: 3 }
 const QUEUE_REFUSALS = new Set(['FST_MPM_QUEUE_FULL', 'FST_MPM_QUEUE_TIMEOUT'])
 
 /** What each kind of request may answer: [status, code] pairs (besides a refusal by a full or slow queue). */
@@ -52,7 +54,9 @@ const ALLOWED = {
   slow: [[200]],
   throw: [[418]],
   exit: [[500, 'FST_MPM_THREAD_EXITED']],
-  spin: [[503, 'FST_MPM_TASK_TIMEOUT']]
+  spin: [[503, 'FST_MPM_TASK_TIMEOUT']],
+  stream: [[200]],
+  streamEarly: [[418]]
 }
 
 function seeds () {
@@ -73,7 +77,7 @@ for (const seed of seeds()) {
     }
     if (rng.next() < 0.5) options.queueTimeout = 800
     const concurrency = rng.pick([4, 16, 40])
-    const plan = Array.from({ length: REQUESTS }, (_, i) => ({ i, token: `s${seed}-${i}`, kind: rng.weighted(KINDS), spin: rng.int(20, 80), leaveAfter: rng.int(0, 30) }))
+    const plan = Array.from({ length: REQUESTS }, (_, i) => ({ i, token: `s${seed}-${i}`, kind: rng.weighted(KINDS), spin: rng.int(20, 80), leaveAfter: rng.int(0, 30), lines: rng.int(1, 40) }))
     // A spinning task holds a thread for the whole task timeout: a few are enough.
     let spins = 0
     for (const req of plan) if (req.kind === 'spin' && ++spins > 3) req.kind = 'quick'
@@ -104,6 +108,14 @@ for (const seed of seeds()) {
           await srv.request(path + '&spin=40', { signal: AbortSignal.timeout(req.leaveAfter + 1) }).catch(() => {})
           continue
         }
+        if (req.kind === 'stream') path += `&stream=${req.lines}`
+        if (req.kind === 'streamEarly') path += '&stream=3&sfail=first'
+        if (req.kind === 'streamMid' || req.kind === 'streamLeave') {
+          path += req.kind === 'streamMid' ? '&stream=3&sfail=mid' : '&stream=50&pace=20'
+          // The answer starts, then the socket is cut (mid) or the client leaves after its first line.
+          answers.set(req.token, await withDeadline(cutShort(srv, path, req.kind === 'streamLeave'), deadline, `${label}: request ${req.token} (${req.kind})`))
+          continue
+        }
         answers.set(req.token, await withDeadline(srv.request(path), deadline, `${label}: request ${req.token} (${req.kind})`))
       }
     }
@@ -114,15 +126,38 @@ for (const seed of seeds()) {
     await new Promise((resolve) => setTimeout(resolve, 200))
 
     const runs = {}
-    for (const token of (dir.read('runs.txt') ?? '').trim().split('\n')) runs[token] = (runs[token] ?? 0) + 1
-    const seen = { 200: 0, 418: 0, exited: 0, timedOut: 0, refusedFull: 0, refusedTime: 0 }
+    const finallies = {}
+    for (const token of (dir.read('runs.txt') ?? '').trim().split('\n')) {
+      if (token.startsWith('fin ')) finallies[token.slice(4)] = (finallies[token.slice(4)] ?? 0) + 1
+      else runs[token] = (runs[token] ?? 0) + 1
+    }
+    const seen = { 200: 0, 418: 0, exited: 0, timedOut: 0, refusedFull: 0, refusedTime: 0, streamed: 0, streamMid: 0, streamLeave: 0 }
     for (const req of plan) {
       const ran = runs[req.token] ?? 0
       assert.ok(ran <= 1, `${label}: ${req.token} (${req.kind}) ran ${ran} times`)
       if (req.kind === 'leave') continue
       const res = answers.get(req.token)
-      const body = res.json()
+      if (req.kind === 'streamMid' || req.kind === 'streamLeave') {
+        const what = `${label}: ${req.token} (${req.kind}) ${JSON.stringify(res)}`
+        if (res.refused !== undefined) {
+          assert.ok(QUEUE_REFUSALS.has(res.refused), what)
+          assert.equal(ran, 0, `${what}, yet it ran`)
+          seen[res.refused === 'FST_MPM_QUEUE_FULL' ? 'refusedFull' : 'refusedTime']++
+          continue
+        }
+        // Its head and first line came, its own; then the socket was cut (mid) or the client left.
+        assert.equal(res.status, 200, what)
+        // A line written just before the socket is cut may not reach the client; one that does is its own.
+        if (req.kind === 'streamLeave' || res.first !== undefined) assert.equal(res.first?.t, req.token, `${what}: another request's answer`)
+        assert.equal(res.cut, true, `${what}: the stream was not cut short`)
+        assert.equal(ran, 1, what)
+        // The producer was stopped: its generator's finally ran, once.
+        assert.equal(finallies[req.token], 1, `${what}: finally ran ${finallies[req.token] ?? 0} times`)
+        seen[req.kind]++
+        continue
+      }
       const what = `${label}: ${req.token} (${req.kind}) answered ${res.status} ${res.text.slice(0, 200)}`
+      const body = req.kind === 'stream' && res.status === 200 ? {} : res.json()
       if (QUEUE_REFUSALS.has(body.code)) {
         assert.equal(res.status, 503, what)
         assert.equal(ran, 0, `${what}, yet it ran`)
@@ -131,6 +166,14 @@ for (const seed of seeds()) {
       }
       assert.ok(ALLOWED[req.kind].some(([status, code]) => res.status === status && (code === undefined || body.code === code)), what)
       assert.equal(ran, 1, `${what}, but its handler ran ${ran} times`)
+      if (req.kind === 'stream') {
+        const got = res.text.trim().split('\n').map((l) => JSON.parse(l))
+        assert.equal(got.length, req.lines, `${what}: ${got.length} lines`)
+        for (const line of got) assert.equal(line.t, req.token, `${what}: another request's line`)
+        assert.equal(finallies[req.token], 1, `${what}: finally ran ${finallies[req.token] ?? 0} times`)
+        seen.streamed++
+        continue
+      }
       if (res.status === 200) {
         assert.equal(body.t, req.token, `${what}: another request's answer`)
         seen[200]++
@@ -162,9 +205,10 @@ for (const seed of seeds()) {
     assert.equal(stats.crashed, seen.exited, what)
     assert.equal(stats.threadExits, seen.exited, what)
     assert.equal(stats.timedOut, seen.timedOut, what)
-    assert.equal(stats.failed, seen[418], what)
+    // A stream failing mid-way fails its task (418 before its first line was thrown, as inline).
+    assert.equal(stats.failed, seen[418] + seen.streamMid, what)
     // What the clients that left account for: each at most once, in one of these.
-    const byLeavers = [stats.completed - warmups - seen[200], stats.rejected - seen.refusedFull, stats.queueTimedOut - seen.refusedTime, stats.dropped]
+    const byLeavers = [stats.completed - warmups - seen[200] - seen.streamed - seen.streamLeave, stats.rejected - seen.refusedFull, stats.queueTimedOut - seen.refusedTime, stats.dropped]
     for (const n of byLeavers) assert.ok(n >= 0, `${what}: a counter below what the clients saw`)
     assert.ok(byLeavers.reduce((x, y) => x + y, 0) <= leaves, `${what}: more than the ${leaves} clients that left`)
     const total = stats.completed + stats.failed + stats.rejected + stats.queueTimedOut + stats.timedOut + stats.crashed + stats.dropped
@@ -175,4 +219,36 @@ for (const seed of seeds()) {
     const threadsEver = options.threads + stats.threadExits + stats.timedOut
     if (options.maxTasksPerThread > 0 && stats.completed + stats.failed > options.maxTasksPerThread * threadsEver) assert.ok(stats.recycled > 0, what)
   })
+}
+
+/**
+ * A streamed answer read up to its first line; `leave`: the client then goes away, else it reads
+ * on until the server cuts the socket. A queue refusal comes back as `{ refused: code }`.
+ */
+async function cutShort (srv, path, leave) {
+  const controller = new AbortController()
+  const res = await request(srv.url + path, { dispatcher: srv.agent, signal: controller.signal })
+  if (res.statusCode !== 200) {
+    const text = await res.body.text()
+    const code = JSON.parse(text).code
+    return QUEUE_REFUSALS.has(code) ? { refused: code } : { status: res.statusCode, text }
+  }
+  let buffered = ''
+  let first
+  try {
+    for await (const chunk of res.body) {
+      buffered += chunk
+      const nl = buffered.indexOf('\n')
+      if (first === undefined && nl >= 0) {
+        first = JSON.parse(buffered.slice(0, nl))
+        if (leave) {
+          controller.abort()
+          return { status: 200, first, cut: true }
+        }
+      }
+    }
+    return { status: 200, first, cut: false }
+  } catch {
+    return { status: 200, first, cut: true }
+  }
 }
