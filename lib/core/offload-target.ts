@@ -5,6 +5,7 @@
 import { isAbsolute } from 'node:path'
 import { pathToFileURL } from 'node:url'
 import { FST_MPM_INVALID_HANDLER } from './errors.js'
+import { POOL_NAME } from './pool-options.js'
 
 export interface OffloadOptions {
   /** The module's export to run. Default: `default`. */
@@ -24,6 +25,8 @@ export interface OffloadTarget {
   href: string
   exportName: string
   timeout: number | undefined
+  /** The named pool from `opts.pool`; undefined: the default pool. */
+  poolName?: string
 }
 
 export type TaskResult = 'ok' | 'error' | 'timeout' | 'queue-timeout' | 'rejected' | 'crashed' | 'dropped' | 'closing'
@@ -37,6 +40,8 @@ export interface TaskEvent {
   result: TaskResult
   /** ms the handler ran in its thread; for timeouts and crashes, ms from dispatch until it failed. */
   durationMs: number
+  /** The pool that ran (or refused) it: `default` or a name from the `pools` option. */
+  pool?: string
 }
 export type TaskObserver = (event: TaskEvent) => void
 
@@ -57,5 +62,9 @@ export function offloadTarget (moduleUrl: URL | string, opts: OffloadOptions = {
   if (opts.timeout !== undefined && (!Number.isInteger(opts.timeout) || opts.timeout < 0)) {
     throw new FST_MPM_INVALID_HANDLER(`opts.timeout must be an integer >= 0 (ms), got ${JSON.stringify(opts.timeout)}`)
   }
-  return { href, exportName, timeout: opts.timeout }
+  const poolName = opts.pool
+  if (poolName !== undefined && (typeof poolName !== 'string' || !POOL_NAME.test(poolName))) {
+    throw new FST_MPM_INVALID_HANDLER(`opts.pool must be a pool name from the plugin's \`pools\` option, got ${JSON.stringify(poolName)}`)
+  }
+  return poolName === undefined ? { href, exportName, timeout: opts.timeout } : { href, exportName, timeout: opts.timeout, poolName }
 }
