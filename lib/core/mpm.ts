@@ -10,7 +10,7 @@ import { TaskKind } from './marshal.js'
 import { offloadTarget, type OffloadTarget, type TaskObserver } from './offload-target.js'
 import type { ResolvedCoreOptions } from './options.js'
 import { oversubscription } from './oversubscription.js'
-import { DEFAULT_POOL, type ResolvedNamedPool } from './pool-options.js'
+import type { ResolvedNamedPool } from './pool-options.js'
 import type { LoggerLike, PoolStats, ThreadPool } from './pool.js'
 import { Pools } from './pools.js'
 import { decodeRouteValue, deserializeError, ValueKind, type SerializedError } from './route-value.js'
@@ -106,7 +106,8 @@ export class Mpm<O extends MpmCoreOptions = MpmCoreOptions> {
       await verifyHandlerModules(pool, own)
     }
     const pooled = (h: CheckedHandler): string => h.target.poolName === undefined ? describeHandler(h) : `${describeHandler(h)} (pool ${h.target.poolName})`
-    this.#log.info({ routes: routes.map(({ route, target }) => ({ route, module: target.href, export: target.exportName, pool: target.poolName ?? DEFAULT_POOL })) },
+    // A route in a named pool says so; the others' entries stay as they were before pools.
+    this.#log.info({ routes: routes.map(({ route, target }) => ({ route, module: target.href, export: target.exportName, ...(target.poolName === undefined ? {} : { pool: target.poolName }) })) },
       routes.length === 0 ? 'fastify-mpm: no offloaded routes' : `fastify-mpm: offloaded routes: ${routes.map(pooled).join(', ')}`)
   }
 
