@@ -16,6 +16,8 @@ export interface ChildApp {
   retryAfter: number
   /** Threads per process, for the primary's log; null when the app has no worker MPM. */
   threads: { min: number, max: number } | null
+  /** Threads and process slots of all its pools at most, for the oversubscription check; 0 without a worker MPM. */
+  slots: number
   /** The kill deadline: requests still running then are answered 503 before it. */
   closeBefore: (deadline: number) => void
 }
@@ -24,7 +26,7 @@ interface FastifyLike {
   server: Server
   listen: (opts: { port: number, host: string }) => Promise<unknown>
   close: () => Promise<unknown>
-  mpm?: { options: { retryAfter: number, minThreads: number, maxThreads: number }, closeBefore: (deadline: number) => void }
+  mpm?: { options: { retryAfter: number, minThreads: number, maxThreads: number }, closeBefore: (deadline: number) => void, pools?: { maxSlots: () => number } }
 }
 
 function describe (href: string): string {
@@ -62,6 +64,7 @@ function fastifyApp (app: FastifyLike): ChildApp {
     close: async () => { await app.close() },
     retryAfter: options?.retryAfter ?? 5,
     threads: options === undefined ? null : { min: options.minThreads, max: options.maxThreads },
+    slots: app.mpm?.pools?.maxSlots() ?? options?.maxThreads ?? 0,
     closeBefore: (deadline) => app.mpm?.closeBefore(deadline)
   }
 }
@@ -88,6 +91,7 @@ function serverApp (server: Server, mpms: Standalone[]): ChildApp {
     },
     retryAfter: first?.retryAfter ?? 5,
     threads: first?.threads ?? null,
+    slots: mpms.reduce((n, mpm) => n + mpm.slots, 0),
     closeBefore: (deadline) => { for (const mpm of mpms) mpm.closeBefore(deadline) }
   }
 }

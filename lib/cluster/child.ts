@@ -174,5 +174,5 @@ export async function runChild (config: ChildConfig): Promise<void> {
 
   const address = app.server.address()
   const port = address !== null && typeof address === 'object' ? address.port : config.port
-  await send({ type: 'fastify-mpm:ready', address: { port, host: config.host }, threads: app.threads })
+  await send({ type: 'fastify-mpm:ready', address: { port, host: config.host }, threads: app.threads, slots: app.slots })
 }

@@ -15,6 +15,8 @@ export interface ReadyMessage {
   address: { port: number, host: string }
   /** The process's thread pool bounds, or null when the app did not register the plugin. */
   threads: { min: number, max: number } | null
+  /** Threads and process slots of all its pools at most (the default and the named ones); absent: `threads.max`. */
+  slots?: number
 }
 
 /** Child → primary: building the app or listening failed; the child exits next. */

@@ -170,8 +170,9 @@ export class Primary extends EventEmitter<ClusterEvents> implements ClusterHandl
     this.#log.info({
       pid: process.pid, processes: this.#desired, threads: formatThreads(this.options.threads), url
     }, `listening on ${url}`)
-    // Each process's own pool size, as it reported it: options given in the app win over --threads.
-    const warning = oversubscription([...this.#children.values()].map((c) => c.threads?.max ?? 0), availableParallelism())
+    // Each process's own pool sizes, as it reported them (every pool's slots added up): options
+    // given in the app win over --threads, and named pools come on top of the default one.
+    const warning = oversubscription([...this.#children.values()].map((c) => c.slots), availableParallelism())
     if (warning !== undefined) this.#log.warn({ pid: process.pid, cores: availableParallelism(), reason: 'oversubscribed' }, warning)
     this.emit('listening', this.address)
     this.#startWatchdog()

@@ -28,6 +28,8 @@ export class WorkerHandle {
   lastCheckIn = Date.now()
   requests = 0
   threads: { min: number, max: number } | null = null
+  /** All its pools' slots at most, as it reported them (the default pool's max when it did not). */
+  slots = 0
   /** Set when the primary decided this process should end (reload, stop, heartbeat…). */
   endReason: string | undefined
   /** Set when the child started draining on its own (it got SIGTERM directly). */
@@ -70,6 +72,7 @@ export class WorkerHandle {
         this.state = 'ready'
         this.readyAt = Date.now()
         this.threads = msg.threads
+        this.slots = msg.slots ?? msg.threads?.max ?? 0
         resolveReady(msg)
       } else if (msg.type === 'fastify-mpm:boot-failed') {
         let detail = msg.error.code === undefined ? msg.error.message : `${msg.error.message} (${msg.error.code})`

@@ -13,6 +13,8 @@ export const FST_MPM_NOT_REGISTERED = createError(
   'FST_MPM_NOT_REGISTERED', 'fastify-mpm: route %s uses offload() but the fastify-mpm plugin is not registered on this instance', 500)
 export const FST_MPM_INVALID_HANDLER = createError(
   'FST_MPM_INVALID_HANDLER', 'fastify-mpm: offload(): %s', 500, TypeError)
+export const FST_MPM_UNKNOWN_POOL = createError<'FST_MPM_UNKNOWN_POOL', 500, [string, string, string]>(
+  'FST_MPM_UNKNOWN_POOL', 'fastify-mpm: %s uses pool "%s", which the plugin\'s `pools` option does not name (pools: %s)', 500, TypeError)
 
 // Per request: overload, timeout, thread failures.
 export const FST_MPM_QUEUE_FULL = createError(

@@ -15,6 +15,8 @@ export interface Standalone {
   close: () => Promise<void>
   readonly retryAfter: number
   readonly threads: { min: number, max: number }
+  /** Threads and process slots of all its pools at most (oversubscription.ts). */
+  readonly slots: number
 }
 
 const standalone = new Set<Standalone>()

@@ -1,6 +1,7 @@
-// The per-process worker MPM, without a framework: the options, the pool, the offloaded routes
-// and who observes them, run() for work from ordinary handlers, the startup check, and the close
-// sequence. Each adapter (Fastify plugin, Express) owns one and translates requests for it.
+// The per-process worker MPM, without a framework: the options, the pools (pools.ts), the
+// offloaded routes and who observes them, run() for work from ordinary handlers, the startup
+// check, and the close sequence. Each adapter (Fastify plugin, Express) owns one and translates
+// requests for it.
 
 import nodeCluster from 'node:cluster'
 import { availableParallelism } from 'node:os'
@@ -9,10 +10,12 @@ import { TaskKind } from './marshal.js'
 import { offloadTarget, type OffloadTarget, type TaskObserver } from './offload-target.js'
 import type { ResolvedCoreOptions } from './options.js'
 import { oversubscription } from './oversubscription.js'
-import { ThreadPool, type LoggerLike, type PoolStats } from './pool.js'
+import type { ResolvedNamedPool } from './pool-options.js'
+import type { LoggerLike, PoolStats, ThreadPool } from './pool.js'
+import { Pools } from './pools.js'
 import { decodeRouteValue, deserializeError, ValueKind, type SerializedError } from './route-value.js'
 import type { RouteBinding } from './route-dispatch.js'
-import { describeHandler, verifyHandlerModules, type CheckedHandler, type OffloadedRoute } from './startup-check.js'
+import { describeHandler, handlerName, verifyHandlerModules, type CheckedHandler, type OffloadedRoute } from './startup-check.js'
 
 export interface RunOptions {
   /** Export to call with the payload. Default: `default`. */
@@ -21,12 +24,20 @@ export interface RunOptions {
   timeout?: number
   /** Abort to drop the task if it is still waiting for a thread. */
   signal?: AbortSignal
+  /** The named pool (the `pools` option) to run it in. Default: the default pool. */
+  pool?: string
 }
 
-/** `app.mpm` (Fastify) and `createMpm()`'s core (Express): the process's pool, for stats and run(). */
-export class Mpm<O extends ResolvedCoreOptions = ResolvedCoreOptions> {
+/** What an Mpm is built from: the default pool's options and the named pools. */
+export type MpmCoreOptions = ResolvedCoreOptions & { pools?: ResolvedNamedPool[] }
+
+/** `app.mpm` (Fastify) and `createMpm()`'s core (Express): the process's pools, for stats and run(). */
+export class Mpm<O extends MpmCoreOptions = MpmCoreOptions> {
   readonly options: O
+  /** The default pool (the top-level options). */
   readonly pool: ThreadPool
+  /** @internal Every pool, the default one first. */
+  readonly pools: Pools
   /** Every offloaded route, as `METHOD /path`, with what it runs. */
   readonly routes: OffloadedRoute[] = []
   readonly #log: LoggerLike
@@ -37,14 +48,21 @@ export class Mpm<O extends ResolvedCoreOptions = ResolvedCoreOptions> {
   /** `reqIdLabel`: the binding the framework's request loggers name the request id by. */
   constructor (options: O, log: LoggerLike, reqIdLabel?: string) {
     this.options = options
-    this.pool = new ThreadPool({ ...options, log, reqIdLabel })
+    this.pools = new Pools(options, options.pools ?? [], log, reqIdLabel)
+    this.pool = this.pools.default.pool
     this.#log = log
-    // In a cluster (fastify-mpm start) the primary checks every process's pool together.
-    const warning = nodeCluster.isPrimary ? oversubscription([options.maxThreads], availableParallelism(), 'leave `threads` at its default (sized from the cores) or lower it') : undefined
-    if (warning !== undefined) log.warn({ maxThreads: options.maxThreads, cores: availableParallelism(), reason: 'oversubscribed' }, `fastify-mpm: ${warning}`)
+    // In a cluster (fastify-mpm start) the primary checks every process's pools together.
+    const slots = this.pools.maxSlots()
+    const advice = this.pools.list.length > 1 ? 'lower the pools\' `threads` (every pool\'s threads add up)' : 'leave `threads` at its default (sized from the cores) or lower it'
+    const warning = nodeCluster.isPrimary ? oversubscription([slots], availableParallelism(), advice) : undefined
+    if (warning !== undefined) log.warn({ maxThreads: slots, pools: this.pools.names(), cores: availableParallelism(), reason: 'oversubscribed' }, `fastify-mpm: ${warning}`)
   }
 
-  stats (): PoolStats { return this.pool.stats() }
+  /** The default pool's stats, or those of the pool called `pool`. */
+  stats (pool?: string): PoolStats { return this.pools.get(pool, 'stats()').pool.stats() }
+
+  /** Every pool's stats, by name (`default` and the named pools). */
+  poolStats (): Record<string, PoolStats> { return this.pools.stats() }
 
   /** Calls `observer` once for every offloaded request as it settles (status page, metrics, slow log). */
   onTask (observer: TaskObserver): void { this.#observers.push(observer) }
@@ -53,7 +71,8 @@ export class Mpm<O extends ResolvedCoreOptions = ResolvedCoreOptions> {
   async run<T = unknown> (moduleUrl: URL | string, payload?: unknown, opts: RunOptions = {}): Promise<T> {
     const target = offloadTarget(moduleUrl, { export: opts.export, timeout: opts.timeout })
     const signal = opts.signal
-    const outcome = await this.pool.run(
+    const { pool } = this.pools.get(opts.pool, 'run()')
+    const outcome = await pool.run(
       { k: TaskKind.Run, m: target.href, e: target.exportName, id: 0, lv: 0, p: payload },
       { timeout: target.timeout, signal, log: this.#log })
     const value = outcome.vk === ValueKind.Error ? deserializeError(outcome.v as SerializedError) : decodeRouteValue(outcome)
@@ -67,17 +86,29 @@ export class Mpm<O extends ResolvedCoreOptions = ResolvedCoreOptions> {
     return this.bind(target, route, handlerTimeout)
   }
 
-  /** @internal Binds an offloaded handler to this pool for one route. */
+  /**
+   * @internal Binds an offloaded handler to its pool for one route; a pool the options do not
+   * name fails here, when the route is declared.
+   */
   bind (target: OffloadTarget, route: string, handlerTimeout?: number): RouteBinding {
     const timeout = target.timeout ?? (handlerTimeout !== undefined && handlerTimeout > 0 ? handlerTimeout : undefined)
-    return { ...target, timeout, route, pool: this.pool, retryAfter: String(this.options.retryAfter), observers: this.#observers, cost: new TaskCost() }
+    const { name, pool } = this.pools.get(target.poolName, `route ${route}`)
+    return { ...target, timeout, route, pool, poolName: name, retryAfter: String(this.options.retryAfter), observers: this.#observers, cost: new TaskCost() }
   }
 
-  /** Loads every route's module once, in a thread, so a missing file or export fails at startup; logs the routes. */
+  /**
+   * Loads every route's module once, in a thread of the route's own pool, so a missing file or
+   * export (or a pool name the options lack) fails at startup; logs the routes.
+   */
   async verify (routes: CheckedHandler[] = this.routes): Promise<void> {
-    await verifyHandlerModules(this.pool, routes)
-    this.#log.info({ routes: routes.map(({ route, target }) => ({ route, module: target.href, export: target.exportName })) },
-      routes.length === 0 ? 'fastify-mpm: no offloaded routes' : `fastify-mpm: offloaded routes: ${routes.map(describeHandler).join(', ')}`)
+    for (const { name, pool } of this.pools.list) {
+      const own = routes.filter(({ route, target }) => this.pools.get(target.poolName, route === undefined ? `offload(${handlerName(target)})` : `route ${route}`).name === name)
+      await verifyHandlerModules(pool, own)
+    }
+    const pooled = (h: CheckedHandler): string => h.target.poolName === undefined ? describeHandler(h) : `${describeHandler(h)} (pool ${h.target.poolName})`
+    // A route in a named pool says so; the others' entries stay as they were before pools.
+    this.#log.info({ routes: routes.map(({ route, target }) => ({ route, module: target.href, export: target.exportName, ...(target.poolName === undefined ? {} : { pool: target.poolName }) })) },
+      routes.length === 0 ? 'fastify-mpm: no offloaded routes' : `fastify-mpm: offloaded routes: ${routes.map(pooled).join(', ')}`)
   }
 
   /**
@@ -99,19 +130,20 @@ export class Mpm<O extends ResolvedCoreOptions = ResolvedCoreOptions> {
    */
   stopAccepting (): void {
     if (this.#closeTimer !== undefined) return
-    this.pool.stopAccepting()
+    this.pools.stopAccepting()
     const budget = this.closeBudget()
     this.#closeTimer = setTimeout(() => {
-      this.#log.warn({ stats: this.pool.stats() }, `fastify-mpm: tasks still running after ${budget} ms (closeTimeout or the cluster's gracefulTimeout); terminating threads`)
-      void this.pool.close()
+      const stats = this.pools.list.length === 1 ? this.pool.stats() : this.pools.stats()
+      this.#log.warn({ stats }, `fastify-mpm: tasks still running after ${budget} ms (closeTimeout or the cluster's gracefulTimeout); terminating threads`)
+      void this.pools.close()
     }, budget).unref()
   }
 
-  /** Waits for running and queued tasks (within the close budget), then destroys the pool. */
+  /** Waits for running and queued tasks of every pool (within the close budget), then destroys the pools. */
   async close (): Promise<void> {
     this.stopAccepting()
-    await this.pool.drain(this.closeBudget())
+    await this.pools.drain(this.closeBudget())
     clearTimeout(this.#closeTimer)
-    await this.pool.close()
+    await this.pools.close()
   }
 }

@@ -5,6 +5,7 @@
 import { isAbsolute } from 'node:path'
 import { pathToFileURL } from 'node:url'
 import { FST_MPM_INVALID_HANDLER } from './errors.js'
+import { POOL_NAME } from './pool-options.js'
 
 export interface OffloadOptions {
   /** The module's export to run. Default: `default`. */
@@ -26,6 +27,8 @@ export interface OffloadTarget {
   timeout: number | undefined
   /** The handler reads the raw request body as a stream. */
   streamBody?: true
+  /** The named pool from `opts.pool`; undefined: the default pool. */
+  poolName?: string
 }
 
 export type TaskResult = 'ok' | 'error' | 'timeout' | 'queue-timeout' | 'rejected' | 'crashed' | 'dropped' | 'closing'
@@ -39,6 +42,8 @@ export interface TaskEvent {
   result: TaskResult
   /** ms the handler ran in its thread; for timeouts and crashes, ms from dispatch until it failed. */
   durationMs: number
+  /** The pool that ran (or refused) it: `default` or a name from the `pools` option. */
+  pool?: string
 }
 export type TaskObserver = (event: TaskEvent) => void
 
@@ -62,7 +67,12 @@ export function offloadTarget (moduleUrl: URL | string, opts: OffloadOptions = {
   if (opts.body !== undefined && opts.body !== 'parsed' && opts.body !== 'stream') {
     throw new FST_MPM_INVALID_HANDLER(`opts.body must be 'parsed' or 'stream', got ${JSON.stringify(opts.body)}`)
   }
+  const poolName = opts.pool
+  if (poolName !== undefined && (typeof poolName !== 'string' || !POOL_NAME.test(poolName))) {
+    throw new FST_MPM_INVALID_HANDLER(`opts.pool must be a pool name from the plugin's \`pools\` option, got ${JSON.stringify(poolName)}`)
+  }
   const target: OffloadTarget = { href, exportName, timeout: opts.timeout }
   if (opts.body === 'stream') target.streamBody = true
+  if (poolName !== undefined) target.poolName = poolName
   return target
 }

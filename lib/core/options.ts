@@ -4,6 +4,7 @@
 import { availableParallelism } from 'node:os'
 import type { ResourceLimits } from 'node:worker_threads'
 import { FST_MPM_INVALID_OPTION } from './errors.js'
+import type { NamedPoolOptions } from './pool-options.js'
 
 /** Thread bounds, like Puma's `threads min,max`; a number means min = max. 0 runs handlers inline. */
 export type ThreadsOption = number | { min?: number, max: number }
@@ -47,6 +48,12 @@ export interface CoreOptions {
    * of its handler) between the thread and the socket (nginx proxy_buffers, for threads). Default 1 MiB.
    */
   streamBuffer?: number
+  /**
+   * Named pools (bulkheads), each with its own threads, queue, limits and recycling; a route
+   * joins one with `offload(url, { pool: 'reports' })`. The top-level options stay the default
+   * pool's. See pool-options.ts for the defaults of what a pool leaves out.
+   */
+  pools?: Record<string, NamedPoolOptions>
 }
 
 export type Isolation = 'thread' | 'process'
@@ -72,7 +79,7 @@ export interface ResolvedCoreOptions {
 export const THREADS_ENV = 'FASTIFY_MPM_THREADS'
 
 export const CORE_KEYS: ReadonlySet<string> = new Set(['threads', 'maxQueue', 'idleTimeout', 'taskTimeout', 'queueTimeout',
-  'maxTasksPerThread', 'maxThreadMemory', 'resourceLimits', 'retryAfter', 'closeTimeout', 'isolation', 'streamBuffer'])
+  'maxTasksPerThread', 'maxThreadMemory', 'resourceLimits', 'retryAfter', 'closeTimeout', 'isolation', 'streamBuffer', 'pools'])
 
 export function fail (name: string, problem: string): never {
   throw new FST_MPM_INVALID_OPTION(name, problem)
@@ -124,35 +131,36 @@ function defaultThreads (): { min: number, max: number } {
   return { min: 1, max: availableParallelism() }
 }
 
-export function resolveCoreOptions (opts: CoreOptions): ResolvedCoreOptions {
-  const threads = opts.threads === undefined ? defaultThreads() : parseThreads(opts.threads)
+/** `prefix` names a named pool's options in errors (`pools.reports.`); `pools` itself is pool-options.ts's. */
+export function resolveCoreOptions (opts: CoreOptions, prefix = ''): ResolvedCoreOptions {
+  const threads = opts.threads === undefined ? defaultThreads() : parseThreads(opts.threads, `${prefix}threads`)
   const resourceLimits = opts.resourceLimits
   if (resourceLimits !== undefined && (resourceLimits === null || typeof resourceLimits !== 'object')) {
-    fail('resourceLimits', 'must be an object such as { maxOldGenerationSizeMb: 512 }')
+    fail(`${prefix}resourceLimits`, 'must be an object such as { maxOldGenerationSizeMb: 512 }')
   }
   for (const [key, value] of Object.entries(resourceLimits ?? {})) {
-    integer(`resourceLimits.${key}`, value, 0, 1)
+    integer(`${prefix}resourceLimits.${key}`, value, 0, 1)
   }
-  const taskTimeout = integer('taskTimeout', opts.taskTimeout, 30_000)
+  const taskTimeout = integer(`${prefix}taskTimeout`, opts.taskTimeout, 30_000)
   return {
     minThreads: threads.min,
     maxThreads: threads.max,
-    maxQueue: integer('maxQueue', opts.maxQueue, 512),
-    idleTimeout: integer('idleTimeout', opts.idleTimeout, 30_000),
+    maxQueue: integer(`${prefix}maxQueue`, opts.maxQueue, 512),
+    idleTimeout: integer(`${prefix}idleTimeout`, opts.idleTimeout, 30_000),
     taskTimeout,
-    queueTimeout: integer('queueTimeout', opts.queueTimeout, taskTimeout),
-    maxTasksPerThread: integer('maxTasksPerThread', opts.maxTasksPerThread, 0),
-    maxThreadMemory: integer('maxThreadMemory', opts.maxThreadMemory, 0) * 1024 * 1024,
+    queueTimeout: integer(`${prefix}queueTimeout`, opts.queueTimeout, taskTimeout),
+    maxTasksPerThread: integer(`${prefix}maxTasksPerThread`, opts.maxTasksPerThread, 0),
+    maxThreadMemory: integer(`${prefix}maxThreadMemory`, opts.maxThreadMemory, 0) * 1024 * 1024,
     resourceLimits,
     retryAfter: integer('retryAfter', opts.retryAfter, 5),
     closeTimeout: integer('closeTimeout', opts.closeTimeout, 30_000),
-    isolation: isolation(opts.isolation),
-    streamBuffer: integer('streamBuffer', opts.streamBuffer, 1024 * 1024, 1024)
+    isolation: isolation(opts.isolation, `${prefix}isolation`),
+    streamBuffer: integer(`${prefix}streamBuffer`, opts.streamBuffer, 1024 * 1024, 1024)
   }
 }
 
-function isolation (value: unknown): Isolation {
+function isolation (value: unknown, name: string): Isolation {
   if (value === undefined) return 'thread'
-  if (value !== 'thread' && value !== 'process') fail('isolation', `must be 'thread' or 'process', got ${JSON.stringify(value)}`)
+  if (value !== 'thread' && value !== 'process') fail(name, `must be 'thread' or 'process', got ${JSON.stringify(value)}`)
   return value
 }

@@ -149,6 +149,6 @@ function resultOf (err: Error): TaskResult {
 }
 
 function notify (binding: RouteBinding, reqId: string, result: TaskResult, durationMs: number): void {
-  const event: TaskEvent = { route: binding.route, module: binding.href, export: binding.exportName, reqId, result, durationMs }
+  const event: TaskEvent = { route: binding.route, module: binding.href, export: binding.exportName, reqId, result, durationMs, pool: binding.poolName }
   for (const observer of binding.observers) observer(event)
 }

@@ -5,6 +5,7 @@
 
 import type { Server } from 'node:http'
 import { registerStandalone, type Standalone } from '../core/lifecycle.js'
+import { handlerName } from '../core/startup-check.js'
 import { Mpm, type RunOptions } from '../core/mpm.js'
 import { offloadTarget, type OffloadOptions, type OffloadTarget, type TaskObserver } from '../core/offload-target.js'
 import type { PoolStats } from '../core/pool.js'
@@ -49,7 +50,8 @@ export class ExpressMpm {
       closeBefore: (deadline) => this.core.closeBefore(deadline),
       close: async () => await this.close(),
       retryAfter: options.retryAfter,
-      threads: { min: options.minThreads, max: options.maxThreads }
+      threads: { min: options.minThreads, max: options.maxThreads },
+      slots: this.core.pools.maxSlots()
     }
     this.#unregister = registerStandalone(standalone)
   }
@@ -59,6 +61,8 @@ export class ExpressMpm {
   /** Route middleware: runs `moduleUrl`'s export (default: `default`) in a worker thread. */
   offload (moduleUrl: URL | string, opts: OffloadOptions = {}): Middleware {
     const target = offloadTarget(moduleUrl, opts)
+    // Express names the route only at its first request: a pool the options lack fails here, by handler.
+    this.core.pools.get(target.poolName, `offload(${handlerName(target)})`)
     this.#targets.push(target)
     return offloadMiddleware(this.#ctx, target)
   }
@@ -94,7 +98,10 @@ export class ExpressMpm {
     }
   }
 
-  stats (): PoolStats { return this.core.stats() }
+  /** The default pool's stats, or those of the pool called `pool`. */
+  stats (pool?: string): PoolStats { return this.core.stats(pool) }
+  /** Every pool's stats, by name (`default` and the named pools). */
+  poolStats (): Record<string, PoolStats> { return this.core.poolStats() }
   onTask (observer: TaskObserver): void { this.core.onTask(observer) }
   async run<T = unknown> (moduleUrl: URL | string, payload?: unknown, opts: RunOptions = {}): Promise<T> {
     return await this.core.run<T>(moduleUrl, payload, opts)

@@ -5,6 +5,7 @@
 import { destination, pino } from 'pino'
 import { checkKeys, CORE_KEYS, fail, integer, resolveCoreOptions, type CoreOptions, type ResolvedCoreOptions } from '../core/options.js'
 import type { LoggerLike } from '../core/pool.js'
+import { resolveNamedPools, type ResolvedNamedPool } from '../core/pool-options.js'
 import { resolveAdvisor, type AdvisorOptions, type ResolvedAdvisor } from '../status/advisor.js'
 
 export interface ExpressMpmOptions extends CoreOptions {
@@ -23,6 +24,7 @@ export interface ExpressMpmOptions extends CoreOptions {
 export type ExpressLogger = LoggerLike & { child: (bindings: Record<string, unknown>) => ExpressLogger }
 
 export interface ResolvedExpressOptions extends ResolvedCoreOptions {
+  pools: ResolvedNamedPool[]
   logger: ExpressLogger
   slowTaskThreshold: number
   advisor: ResolvedAdvisor | null
@@ -40,6 +42,7 @@ export function resolveExpressOptions (opts: ExpressMpmOptions = {}): ResolvedEx
   }
   return {
     ...resolveCoreOptions(checked),
+    pools: resolveNamedPools(checked),
     logger: logger as ExpressLogger,
     slowTaskThreshold: integer('slowTaskThreshold', checked.slowTaskThreshold, 0),
     advisor: resolveAdvisor(checked.advisor)

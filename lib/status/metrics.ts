@@ -1,16 +1,18 @@
 // Prometheus metrics through prom-client, on its global registry so an app's own metrics are
-// served (and summed across a cluster) alongside ours. Gauges read the pools when scraped;
-// task counters and the duration histogram are fed by mpm.onTask.
+// served (and summed across a cluster) alongside ours. Gauges read the pools when scraped, one
+// series per pool (`pool` label: `default` or a name from the options, never from a client);
+// task counters and the duration histogram are fed by mpm.onTask, by route (a route's pool is
+// fixed, so `pool` there would only repeat it).
 
 import { AggregatorRegistry, Counter, Gauge, Histogram, Registry, register, type MetricObjectWithValues, type MetricValue } from 'prom-client'
 import type { TaskEvent } from '../core/offload-target.js'
 import type { PoolStats, SlotState } from '../core/pool.js'
 import type { ConnectionCounts } from './connections.js'
-import { countSlots, eventLoopUtilization } from './scoreboard.js'
+import { countSlots, eventLoopUtilization, type PoolSource } from './scoreboard.js'
 
 export interface MetricsSource {
-  stats: () => PoolStats
-  slots: () => SlotState[]
+  /** the process's pools, the default one first */
+  pools: PoolSource[]
   connections?: () => ConnectionCounts
 }
 
@@ -25,16 +27,21 @@ const DURATION_BUCKETS = [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.
 const RAN = new Set(['ok', 'error', 'timeout', 'crashed'])
 
 const sources = new Set<MetricsSource>()
-// Restart counts of pools already closed, so the counter never goes down within a process.
-const closedRestarts: Record<keyof typeof RESTARTS, number> = { recycled: 0, memory: 0, timeout: 0, crashed: 0, exited: 0 }
+// Restart counts of pools already closed, by pool and reason, so the counter never goes down within a process.
+const closedRestarts = new Map<string, Record<keyof typeof RESTARTS, number>>()
 
 interface Instruments { tasks: Counter<'route' | 'result'>, duration: Histogram<'route'> }
 let instruments: Instruments | undefined
 
-function sumStats (pick: (s: PoolStats) => number): number {
-  let total = 0
-  for (const source of sources) total += pick(source.stats())
-  return total
+/** Each pool name's stats, added up over the sources (one per app in this process, normally one). */
+function statsByPool (): Map<string, PoolStats[]> {
+  const byPool = new Map<string, PoolStats[]>()
+  for (const source of sources) for (const pool of source.pools) byPool.set(pool.name, [...(byPool.get(pool.name) ?? []), pool.stats()])
+  return byPool
+}
+
+function sumStats (parts: PoolStats[], pick: (s: PoolStats) => number): number {
+  return parts.reduce((total, s) => total + pick(s), 0)
 }
 
 function create (): Instruments {
@@ -42,34 +49,52 @@ function create (): Instruments {
   new Gauge({
     name: 'fastify_mpm_threads',
     help: 'Thread slots by state: busy (running a handler), idle, starting, finishing (before replacement), open (no thread)',
-    labelNames: ['state'],
+    labelNames: ['state', 'pool'],
     registers,
     collect () {
-      const counts = countSlots([...sources].flatMap((s) => s.slots()))
-      for (const state of STATES) this.set({ state }, counts[state])
+      this.reset()
+      const byPool = new Map<string, SlotState[]>()
+      for (const source of sources) for (const pool of source.pools) byPool.set(pool.name, [...(byPool.get(pool.name) ?? []), ...pool.slots()])
+      for (const [pool, slots] of byPool) {
+        const counts = countSlots(slots)
+        for (const state of STATES) this.set({ state, pool }, counts[state])
+      }
     }
   })
   new Gauge({
     name: 'fastify_mpm_queue_depth',
-    help: 'Offloaded requests waiting for a free thread',
-    registers,
-    collect () { this.set(sumStats((s) => s.queued)) }
-  })
-  new Gauge({
-    name: 'fastify_mpm_queue_max',
-    help: 'Queue bound (maxQueue); past it requests get 503',
-    registers,
-    collect () { this.set(sumStats((s) => s.maxQueue)) }
-  })
-  new Counter({
-    name: 'fastify_mpm_thread_restarts_total',
-    help: 'Threads replaced, by reason: recycled (maxTasksPerThread), memory (maxThreadMemory), timeout (terminated), crashed (died running a task), exited (exited by itself or died idle)',
-    labelNames: ['reason'],
+    help: 'Offloaded requests waiting for a free thread, by pool',
+    labelNames: ['pool'],
     registers,
     collect () {
       this.reset()
-      for (const [reason, key] of Object.entries(RESTARTS) as Array<[keyof typeof RESTARTS, keyof PoolStats]>) {
-        this.inc({ reason }, closedRestarts[reason] + sumStats((s) => s[key]))
+      for (const [pool, parts] of statsByPool()) this.set({ pool }, sumStats(parts, (s) => s.queued))
+    }
+  })
+  new Gauge({
+    name: 'fastify_mpm_queue_max',
+    help: 'Queue bound (maxQueue), by pool; past it requests get 503',
+    labelNames: ['pool'],
+    registers,
+    collect () {
+      this.reset()
+      for (const [pool, parts] of statsByPool()) this.set({ pool }, sumStats(parts, (s) => s.maxQueue))
+    }
+  })
+  new Counter({
+    name: 'fastify_mpm_thread_restarts_total',
+    help: 'Threads replaced, by pool and reason: recycled (maxTasksPerThread), memory (maxThreadMemory), timeout (terminated), crashed (died running a task), exited (exited by itself or died idle)',
+    labelNames: ['reason', 'pool'],
+    registers,
+    collect () {
+      this.reset()
+      const byPool = statsByPool()
+      for (const pool of new Set([...byPool.keys(), ...closedRestarts.keys()])) {
+        const parts = byPool.get(pool) ?? []
+        const closed = closedRestarts.get(pool)
+        for (const [reason, key] of Object.entries(RESTARTS) as Array<[keyof typeof RESTARTS, keyof PoolStats]>) {
+          this.inc({ reason, pool }, (closed?.[reason] ?? 0) + sumStats(parts, (s) => s[key]))
+        }
       }
     }
   })
@@ -142,8 +167,12 @@ export function addMetricsSource (source: MetricsSource): { observe: (event: Tas
     remove () {
       if (removed) return
       removed = true
-      const last = source.stats()
-      for (const [reason, key] of Object.entries(RESTARTS) as Array<[keyof typeof RESTARTS, keyof PoolStats]>) closedRestarts[reason] += last[key]
+      for (const pool of source.pools) {
+        const last = pool.stats()
+        let closed = closedRestarts.get(pool.name)
+        if (closed === undefined) closedRestarts.set(pool.name, closed = { recycled: 0, memory: 0, timeout: 0, crashed: 0, exited: 0 })
+        for (const [reason, key] of Object.entries(RESTARTS) as Array<[keyof typeof RESTARTS, keyof PoolStats]>) closed[reason] += last[key]
+      }
       sources.delete(source)
     }
   }

@@ -6,6 +6,7 @@
 import type { Server, ServerResponse } from 'node:http'
 import type { Mpm } from '../core/mpm.js'
 import type { LoggerLike } from '../core/pool.js'
+import { DEFAULT_POOL } from '../core/pool-options.js'
 import { compileAllow, type AllowCheck } from './allow.js'
 import { ConnectionTracker, NO_CONNECTIONS, type ConnectionCounts } from './connections.js'
 import type { ResolvedEndpoint, ResolvedView } from './options.js'
@@ -15,7 +16,7 @@ import { addChildProvider, askPrimary, inCluster, type ChildProvider } from './r
 import { renderAuto } from './render-auto.js'
 import { renderHtml } from './render-html.js'
 import { bodyBytes, countBodyBytes } from './response-bytes.js'
-import { LocalStatus, type ProcessSnapshot } from './scoreboard.js'
+import { LocalStatus, type PoolSource, type ProcessSnapshot } from './scoreboard.js'
 import { slowLog } from './slowlog.js'
 import { summarize, type ServerStatus } from './summary.js'
 
@@ -71,11 +72,16 @@ export class OperatorView {
   enableStatus (): void {
     if (this.#local !== undefined) return
     const pool = this.#mpm.pool
-    const routes = (): string[] => this.#mpm.routes.map((r) => r.route)
-    const local = new LocalStatus({ stats: () => pool.stats(), slots: () => pool.slots(), closing: () => pool.closing, connections: this.connections, routes })
+    const routes = (): Array<{ route: string, pool: string }> => this.#mpm.routes.map((r) => ({ route: r.route, pool: r.target.poolName ?? DEFAULT_POOL }))
+    const local = new LocalStatus({ pools: () => this.#poolSources(), closing: () => pool.closing, connections: this.connections, routes })
     this.#mpm.onTask(local.task)
     this.#provider.snapshot = (workerId) => this.#withLoopTime(local.snapshot(workerId))
     this.#local = local
+  }
+
+  /** Each pool as the scoreboard and metrics read it, the default one first. */
+  #poolSources (): PoolSource[] {
+    return this.#mpm.pools.list.map(({ name, pool, isolation }) => ({ name, isolation, stats: () => pool.stats(), slots: () => pool.slots() }))
   }
 
   // -- advisor -------------------------------------------------------------------------------------
@@ -126,11 +132,10 @@ export class OperatorView {
   /** Starts keeping the metrics (call once the endpoint is mounted). */
   async enableMetrics (): Promise<void> {
     this.#metricsReady ??= (async () => {
-      const pool = this.#mpm.pool
       const { addMetricsSource, localMetricsJSON, loopTimeObserver } = await import('./metrics.js')
       this.#loopMetric = loopTimeObserver
       this.#observeLoopTime()
-      const source = addMetricsSource({ stats: () => pool.stats(), slots: () => pool.slots(), connections: this.connections })
+      const source = addMetricsSource({ pools: this.#poolSources(), connections: this.connections })
       this.#mpm.onTask(source.observe)
       this.#cleanups.push(source.remove)
       this.#provider.metrics = localMetricsJSON
@@ -148,7 +153,7 @@ export class OperatorView {
   // -- readiness -----------------------------------------------------------------------------------
 
   readinessPage (opts: ResolvedReadiness): Page {
-    const why = notReady(this.#mpm.pool, opts)
+    const why = notReady(this.#mpm.pools.list, opts)
     return why === undefined
       ? { status: 200, type: 'text/plain; charset=utf-8', body: 'ready\n' }
       : { status: 503, type: 'text/plain; charset=utf-8', body: `not ready: ${why}\n` }

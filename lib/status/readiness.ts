@@ -1,10 +1,12 @@
 // The readiness endpoint for load balancers and Kubernetes: 200 while this process takes work,
 // 503 once it drains (the cluster child marks it the moment it is told to stop, before it closes
-// its listener) or while its pool is saturated. Local and allocation-light, so a probe every
+// its listener) or while its default pool is saturated, or a named pool marked `readiness: true`:
+// a side pool that fills answers its own 503s, and taking the process out of the load balancer
+// for it would only move the fast routes' traffic elsewhere. Local and allocation-light, so a probe every
 // second costs nothing: no IPC to the primary, no status snapshot.
 
 import { FST_MPM_INVALID_OPTION } from '../core/errors.js'
-import type { ThreadPool } from '../core/pool.js'
+import type { PoolEntry } from '../core/pools.js'
 
 export interface ReadinessOptions {
   /** Default: `/ready`. */
@@ -61,15 +63,19 @@ export function draining (): string | undefined { return drainingReason }
 
 // -- the answer ---------------------------------------------------------------------------------
 
-/** Why the process should get no new work now, or undefined when it is ready. */
-export function notReady (pool: ThreadPool, opts: ResolvedReadiness): string | undefined {
+/** Why the process should get no new work now, or undefined when it is ready; `pools`: the default pool first. */
+export function notReady (pools: readonly PoolEntry[], opts: ResolvedReadiness): string | undefined {
   if (drainingReason !== undefined) return `draining (${drainingReason})`
-  if (pool.closing) return 'closing'
-  const { queued, maxQueue, busy, maxThreads } = pool.stats()
-  if (maxQueue > 0) {
-    if (queued >= opts.maxQueueFraction * maxQueue) return `saturated: ${queued} of ${maxQueue} queue places taken`
-  } else if (maxThreads > 0 && busy >= maxThreads) {
-    return `saturated: all ${maxThreads} threads busy`
+  if (pools[0].pool.closing) return 'closing'
+  for (const { name, pool, readiness } of pools) {
+    if (!readiness) continue
+    const which = pools.length === 1 ? '' : ` (pool ${name})`
+    const { queued, maxQueue, busy, maxThreads } = pool.stats()
+    if (maxQueue > 0) {
+      if (queued >= opts.maxQueueFraction * maxQueue) return `saturated${which}: ${queued} of ${maxQueue} queue places taken`
+    } else if (maxThreads > 0 && busy >= maxThreads) {
+      return `saturated${which}: all ${maxThreads} threads busy`
+    }
   }
   return undefined
 }

@@ -1,8 +1,10 @@
 // `?auto`: Apache mod_status's machine-readable `Key: value` lines, so scripts and monitoring
 // plugins written for Apache (collectd, Munin, Datadog's apache check) read it unchanged,
-// followed by the keys only a thread pool has (queue, timeouts, recycling).
+// followed by the keys only a thread pool has (queue, timeouts, recycling). Apache's keys are
+// totals over every pool; with named pools, each pool's own follow as `Pool.<name>.<Key>` (names
+// come from the options, never from a client), before the Scoreboard line, which stays last.
 
-import type { ServerStatus } from './summary.js'
+import type { PoolTotals, ServerStatus } from './summary.js'
 
 export function renderAuto (status: ServerStatus): string {
   const { server, totals } = status
@@ -44,9 +46,32 @@ export function renderAuto (status: ServerStatus): string {
     ['TasksCrashed', totals.crashed],
     ['ThreadsRecycled', totals.recycled],
     ['ThreadsRecycledMemory', totals.recycledMemory],
+    // An app without named pools keeps exactly Apache's keys and ours.
+    ...(Object.keys(totals.pools).length > 1 ? Object.entries(totals.pools).flatMap(([name, pool]) => poolLines(name, pool)) : []),
     ['Scoreboard', status.scoreboard]
   ]
   return lines.map(([key, value]) => `${key}: ${value}\n`).join('')
+}
+
+function poolLines (name: string, pool: PoolTotals): Array<[string, string | number]> {
+  const lines: Array<[string, string | number]> = [
+    ['Isolation', pool.isolation],
+    ['BusyWorkers', pool.slots.busy + pool.slots.finishing],
+    ['IdleWorkers', pool.slots.idle],
+    ['StartingWorkers', pool.slots.starting],
+    ['OpenSlots', pool.slots.open],
+    ['QueueDepth', pool.queued],
+    ['MaxQueue', pool.maxQueue],
+    ['TasksCompleted', pool.completed],
+    ['TasksFailed', pool.failed],
+    ['TasksRejected', pool.rejected],
+    ['TasksQueueTimedOut', pool.queueTimedOut ?? 0],
+    ['TasksTimedOut', pool.timedOut],
+    ['TasksCrashed', pool.crashed],
+    ['ThreadsRecycled', pool.recycled],
+    ['Scoreboard', pool.scoreboard]
+  ]
+  return lines.map(([key, value]) => [`Pool.${name}.${key}`, value])
 }
 
 function num (n: number): string {

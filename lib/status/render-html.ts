@@ -1,9 +1,11 @@
 // The human page: one self-contained HTML document (inline CSS, no script, no external assets),
-// so it renders the same behind any proxy and refreshes with a plain meta tag.
+// so it renders the same behind any proxy and refreshes with a plain meta tag. Each pool of each
+// process is its own scoreboard row; a process-isolated pool's slots are round, a thread's square.
 
 import type { SlotState } from '../core/pool.js'
 import { LOOP_TIME_CSS, loopTimeSection } from './render-loop-time.js'
 import { LETTER_KEY, LETTERS } from './scoreboard.js'
+import type { PoolSnapshot } from './scoreboard.js'
 import type { ProcessSummary, RouteSummary, ServerStatus } from './summary.js'
 
 export interface HtmlOptions {
@@ -44,6 +46,8 @@ font:600 14px/1 ui-monospace,SFMono-Regular,Menlo,Consolas,monospace;border:1px 
 .s-starting{background:var(--start);color:var(--start-fg)}
 .s-finishing{background:var(--grace);color:var(--grace-fg)}
 .s-open{background:var(--open);color:var(--open-fg);border:1px dashed #c6ccd2}
+.k-process{border-radius:50%}
+.pool{display:inline-block;min-width:64px;color:var(--muted);font-size:12px}
 .queue{display:flex;align-items:center;gap:3px;color:var(--muted);font-size:12px}
 .qcell{width:8px;height:18px;border-radius:2px;background:#ffd8a8}
 .missing{color:#cf222e}
@@ -99,7 +103,7 @@ ${(server.processRecycles['max-memory'] ?? 0) > 0 ? tile(int(server.processRecyc
 <div class="board" id="scoreboard">
 ${status.processes.map(boardRow).join('\n')}
 </div>
-<div class="key">${LETTER_KEY.map(([letter, meaning]) => `<div>${cell(letter, meaning)}${esc(meaning)}</div>`).join('')}<div><span class="qcell"></span>task waiting in the queue</div></div>
+<div class="key">${LETTER_KEY.map(([letter, meaning]) => `<div>${cell(letter, meaning)}${esc(meaning)}</div>`).join('')}<div><span class="qcell"></span>task waiting in the queue</div>${hasProcessPool(status) ? `<div>${cell('_', 'process slot', 'process')}round: a process slot (isolation: 'process'); square: a thread</div>` : ''}</div>
 </section>
 <section><h2>Processes</h2>
 <div class="fit"><table id="processes"><thead>
@@ -118,10 +122,10 @@ ${status.processes.map(processRow).join('\n')}
 <section><h2>Offloaded routes</h2>
 ${status.routes.length === 0
     ? '<p class="sub">No offloaded request has finished yet.</p>'
-    : `<table id="routes"><thead><tr><th>route</th><th>requests</th><th>mean</th><th>p50</th><th>p99</th><th>max</th>
+    : `<table id="routes"><thead><tr><th>route</th>${named(status) ? '<th>pool</th>' : ''}<th>requests</th><th>mean</th><th>p50</th><th>p99</th><th>max</th>
 <th>errors</th><th>timeouts</th><th>rejected</th><th>crashed</th></tr></thead>
 <tbody>
-${status.routes.map(routeRow).join('\n')}
+${status.routes.map((r) => routeRow(r, named(status))).join('\n')}
 </tbody></table>`}
 </section>
 ${loopTimeSection(status.loopTime, status.loopTimeThresholdMs, esc)}<footer>Also as <a href="?auto">?auto</a> (Apache mod_status keys) and <a href="?json">?json</a> ·
@@ -130,20 +134,35 @@ auto-refresh: <a href="?refresh=5">?refresh=5</a> · request times are measured 
 `
 }
 
+/** One row per pool of the process (the default pool's alone, unnamed, when it has no other). */
 function boardRow (p: ProcessSummary): string {
   const worker = p.workerId === undefined ? '' : `worker ${p.workerId} · `
   const label = `<div class="label">pid ${p.pid}<small>${worker}${esc(p.state)}</small></div>`
   if (!p.answered) return `<div class="row" data-pid="${p.pid}">${label}<div class="missing">${esc(p.reason)}</div></div>`
-  const cells = [...p.scoreboard].map((letter, i) => cell(letter, `pid ${p.pid}, thread slot ${i + 1}: ${meaningOf(letter)}`)).join('')
-  const waiting = p.pool.queued
-  const queue = `<div class="queue" title="${waiting} task(s) waiting for a thread">queue ${waiting} / ${p.pool.maxQueue}` +
-    `${'<span class="qcell"></span>'.repeat(Math.min(waiting, QUEUE_CELLS))}${waiting > QUEUE_CELLS ? ` +${waiting - QUEUE_CELLS}` : ''}</div>`
-  return `<div class="row" data-pid="${p.pid}">${label}<div class="grid">${cells}</div>${queue}</div>`
+  const pools: PoolSnapshot[] = p.pools ?? [{ name: 'default', isolation: 'thread', scoreboard: p.scoreboard, slots: p.slots, stats: p.pool }]
+  const alone = pools.length === 1 && pools[0].isolation === 'thread'
+  return pools.map((pool) => {
+    const kind = pool.isolation === 'process' ? 'process' : 'thread'
+    const cells = [...pool.scoreboard].map((letter, i) => cell(letter, `pid ${p.pid}, ${alone ? '' : `pool ${pool.name}, `}${kind} slot ${i + 1}: ${meaningOf(letter)}`, kind)).join('')
+    const waiting = pool.stats.queued
+    const queue = `<div class="queue" title="${waiting} task(s) waiting for a ${kind}">queue ${waiting} / ${pool.stats.maxQueue}` +
+      `${'<span class="qcell"></span>'.repeat(Math.min(waiting, QUEUE_CELLS))}${waiting > QUEUE_CELLS ? ` +${waiting - QUEUE_CELLS}` : ''}</div>`
+    const name = alone ? '' : `<span class="pool" title="${kind} pool">${esc(pool.name)}${kind === 'process' ? ' (processes)' : ''}</span>`
+    return `<div class="row" data-pid="${p.pid}"${alone ? '' : ` data-pool="${esc(pool.name)}"`}>${label}${name}<div class="grid">${cells}</div>${queue}</div>`
+  }).join('\n')
 }
 
-function cell (letter: string, title: string): string {
+function cell (letter: string, title: string, kind: 'thread' | 'process' = 'thread'): string {
   const state = STATE_BY_LETTER.get(letter) ?? 'open'
-  return `<span class="cell s-${state}" data-state="${state}" title="${esc(title)}">${esc(letter)}</span>`
+  const process = kind === 'process' ? ' k-process" data-kind="process' : ''
+  return `<span class="cell s-${state}${process}" data-state="${state}" title="${esc(title)}">${esc(letter)}</span>`
+}
+
+/** More than the default pool: the routes table says which pool runs each route. */
+function named (status: ServerStatus): boolean { return Object.keys(status.totals.pools).length > 1 }
+
+function hasProcessPool (status: ServerStatus): boolean {
+  return Object.values(status.totals.pools).some((pool) => pool.isolation === 'process')
 }
 
 function meaningOf (letter: string): string {
@@ -165,11 +184,11 @@ function processRow (p: ProcessSummary): string {
     `<td>${mb(p.memory.rss)}</td></tr>`
 }
 
-function routeRow (r: RouteSummary): string {
+function routeRow (r: RouteSummary, pools: boolean): string {
   const requests = Object.values(r.results).reduce((n, v) => n + (v ?? 0), 0)
   // No run, no time: a route nobody called shows a dash, not a measured 0.00 ms.
   const time = (value: number): string => `<td>${r.count > 0 ? ms(value) : '–'}</td>`
-  return `<tr><td class="route">${esc(r.route)}</td><td>${int(requests)}</td>${time(r.meanMs)}${time(r.p50Ms)}` +
+  return `<tr><td class="route">${esc(r.route)}</td>${pools ? `<td>${esc(r.pool ?? '')}</td>` : ''}<td>${int(requests)}</td>${time(r.meanMs)}${time(r.p50Ms)}` +
     `${time(r.p99Ms)}${time(r.maxMs)}${count(r.results.error)}${count(r.results.timeout)}${count(r.results.rejected)}${count(r.results.crashed)}</tr>`
 }
 

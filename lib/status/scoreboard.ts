@@ -1,8 +1,10 @@
-// One process's view of itself: requests served, its thread slots as scoreboard letters, its
-// queue and fault counters, and per-route handler times. Plain data, so it can cross IPC.
+// One process's view of itself: requests served, its thread slots as scoreboard letters (each
+// pool's, and all of them together for Apache's totals), its queue and fault counters, and
+// per-route handler times. Plain data, so it can cross IPC.
 
 import { performance } from 'node:perf_hooks'
 import type { TaskEvent, TaskResult } from '../core/offload-target.js'
+import type { Isolation } from '../core/options.js'
 import type { PoolStats, SlotState } from '../core/pool.js'
 import { NO_CONNECTIONS, type ConnectionCounts } from './connections.js'
 import type { LoopTimeSnapshot } from './loop-time.js'
@@ -20,6 +22,8 @@ export const LETTER_KEY: Array<[string, string]> = [
 
 export interface RouteSnapshot {
   route: string
+  /** the pool that runs it (`default` or a name from the `pools` option); absent when unknown */
+  pool?: string
   /** handler runs measured (ok, error, timeout, crashed) */
   count: number
   totalMs: number
@@ -46,9 +50,13 @@ export interface ProcessSnapshot {
   reqPerSec: number
   /** main event loop utilization (0..1) over the last second or so */
   eventLoopUtilization: number
+  /** every pool's slots, one letter each, the default pool's first */
   scoreboard: string
   slots: Record<SlotState, number>
+  /** every pool's stats added up (the default pool's alone when there is no other) */
   pool: PoolStats
+  /** each pool on its own, the default one first (absent from a process of an older version) */
+  pools?: PoolSnapshot[]
   /** open connections by state, as Apache's event MPM counts them */
   connections: ConnectionCounts
   /** bytes: the process's resident set and its main thread's V8 heap */
@@ -56,6 +64,16 @@ export interface ProcessSnapshot {
   routes: RouteSnapshot[]
   /** the advisor's per-route event-loop time, when it is on */
   loopTime?: LoopTimeSnapshot
+}
+
+/** One pool of one process: its slots as letters, counted, and its stats. */
+export interface PoolSnapshot {
+  name: string
+  /** 'thread': worker threads; 'process': child processes (prefork), shown apart on the page */
+  isolation: Isolation
+  scoreboard: string
+  slots: Record<SlotState, number>
+  stats: PoolStats
 }
 
 /** A process the primary knows of but that sent no snapshot (booting, or did not answer in time). */
@@ -71,14 +89,22 @@ export interface MissingProcess {
 
 export type ProcessEntry = ProcessSnapshot | MissingProcess
 
-/** What a process needs from its pool to describe itself. */
-export interface SnapshotSource {
+/** One pool as a process describes it. */
+export interface PoolSource {
+  name: string
+  isolation: Isolation
   stats: () => PoolStats
   slots: () => SlotState[]
+}
+
+/** What a process needs from its pools to describe itself. */
+export interface SnapshotSource {
+  /** the default pool first */
+  pools: () => PoolSource[]
   closing: () => boolean
   connections?: () => ConnectionCounts
-  /** the offloaded routes, listed before their first request */
-  routes?: () => string[]
+  /** the offloaded routes and their pools, listed before their first request */
+  routes?: () => Array<{ route: string, pool: string }>
 }
 
 // Buckets grow by 2^(1/16) (~4.4 %) from 1 µs: percentiles are within that of the true value.
@@ -108,6 +134,7 @@ export function quantile (buckets: Record<string, number>, count: number, q: num
 }
 
 class RouteStats {
+  pool: string | undefined
   count = 0
   totalMs = 0
   maxMs = 0
@@ -115,6 +142,7 @@ class RouteStats {
   readonly buckets: Record<string, number> = {}
 
   record (event: TaskEvent): void {
+    if (event.pool !== undefined) this.pool = event.pool
     this.results[event.result] = (this.results[event.result] ?? 0) + 1
     if (!RAN.has(event.result)) return
     const ms = Math.max(0, event.durationMs)
@@ -126,7 +154,8 @@ class RouteStats {
   }
 
   snapshot (route: string): RouteSnapshot {
-    return summarizeRoute(route, this.count, this.totalMs, this.maxMs, { ...this.results }, { ...this.buckets })
+    const snapshot = summarizeRoute(route, this.count, this.totalMs, this.maxMs, { ...this.results }, { ...this.buckets })
+    return this.pool === undefined ? snapshot : { ...snapshot, pool: this.pool }
   }
 }
 
@@ -167,6 +196,20 @@ export function countSlots (slots: SlotState[]): Record<SlotState, number> {
   return counts
 }
 
+/** Pools' stats added up, field by field (a process's totals, or one pool's over the cluster). */
+export function addPoolStats (parts: PoolStats[]): PoolStats {
+  const total = {} as Record<string, number>
+  for (const part of parts) {
+    for (const [key, value] of Object.entries(part)) if (typeof value === 'number') total[key] = (total[key] ?? 0) + value
+  }
+  return total as unknown as PoolStats
+}
+
+export function pickPoolSnapshot (pool: PoolSource): PoolSnapshot {
+  const slots = pool.slots()
+  return { name: pool.name, isolation: pool.isolation, scoreboard: slots.map((slot) => LETTERS[slot]).join(''), slots: countSlots(slots), stats: pool.stats() }
+}
+
 /** Counts what this process serves and turns it, with the pool's state, into a snapshot. */
 export class LocalStatus {
   readonly startedAt = Date.now()
@@ -196,8 +239,14 @@ export class LocalStatus {
   }
 
   snapshot (workerId?: number): ProcessSnapshot {
-    for (const route of this.#source.routes?.() ?? []) if (!this.#routes.has(route)) this.#routes.set(route, new RouteStats())
-    const slots = this.#source.slots()
+    for (const { route, pool } of this.#source.routes?.() ?? []) {
+      let stats = this.#routes.get(route)
+      if (stats === undefined) this.#routes.set(route, stats = new RouteStats())
+      stats.pool ??= pool
+    }
+    const pools = this.#source.pools().map(pickPoolSnapshot)
+    const slots: Record<SlotState, number> = { idle: 0, busy: 0, starting: 0, finishing: 0, open: 0 }
+    for (const pool of pools) for (const key of Object.keys(slots) as SlotState[]) slots[key] += pool.slots[key]
     const uptimeSec = Math.max((Date.now() - this.startedAt) / 1000, 0.001)
     const snapshot: ProcessSnapshot = {
       answered: true,
@@ -209,9 +258,10 @@ export class LocalStatus {
       bytes: this.bytes,
       reqPerSec: this.accesses / uptimeSec,
       eventLoopUtilization: eventLoopUtilization(),
-      scoreboard: slots.map((slot) => LETTERS[slot]).join(''),
-      slots: countSlots(slots),
-      pool: this.#source.stats(),
+      scoreboard: pools.map((p) => p.scoreboard).join(''),
+      slots,
+      pool: pools.length === 1 ? pools[0].stats : addPoolStats(pools.map((p) => p.stats)),
+      pools,
       connections: this.#source.connections?.() ?? { ...NO_CONNECTIONS },
       memory: { rss: process.memoryUsage.rss(), heapUsed: process.memoryUsage().heapUsed },
       routes: [...this.#routes].map(([route, stats]) => stats.snapshot(route))

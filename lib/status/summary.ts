@@ -1,12 +1,14 @@
 // Turns the snapshots of one or many processes into what every format shows: server facts,
-// totals, the whole scoreboard, each process, and per-route times merged across processes.
+// totals (over every pool, as Apache's keys mean them, and per pool), the whole scoreboard, each
+// process, and per-route times merged across processes.
 
 import { readFileSync } from 'node:fs'
 import type { TaskResult } from '../core/offload-target.js'
+import type { Isolation } from '../core/options.js'
 import type { PoolStats, SlotState } from '../core/pool.js'
 import { addConnectionCounts, NO_CONNECTIONS, type ConnectionCounts } from './connections.js'
 import { loopReport, type LoopTimeRow } from './loop-report.js'
-import { LETTERS, summarizeRoute, type MissingProcess, type ProcessEntry, type ProcessSnapshot, type RouteSnapshot } from './scoreboard.js'
+import { addPoolStats, LETTERS, summarizeRoute, type MissingProcess, type PoolSnapshot, type ProcessEntry, type ProcessSnapshot, type RouteSnapshot } from './scoreboard.js'
 
 export const VERSION: string = (JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }).version
 
@@ -48,7 +50,10 @@ export interface ServerStatus {
     /** bytes, summed over the processes that answered */
     rss: number
   } & Pick<PoolStats, 'busy' | 'idle' | 'queued' | 'maxQueue' | 'completed' | 'failed' | 'rejected' | 'queueTimedOut' |
-  'timedOut' | 'crashed' | 'dropped' | 'recycled' | 'recycledMemory'>
+  'timedOut' | 'crashed' | 'dropped' | 'recycled' | 'recycledMemory'> & {
+    /** each pool over every process that answered, the default one first */
+    pools: Record<string, PoolTotals>
+  }
   scoreboard: string
   processes: ProcessSummary[]
   routes: RouteSummary[]
@@ -56,6 +61,13 @@ export interface ServerStatus {
   loopTime?: LoopTimeRow[]
   /** the advisor's threshold (ms at p99) the suggestions were made against */
   loopTimeThresholdMs?: number
+}
+
+/** One pool's slots and stats, added up over the processes that answered. */
+export interface PoolTotals extends PoolStats {
+  isolation: Isolation
+  slots: Record<SlotState, number>
+  scoreboard: string
 }
 
 export interface SummaryInput {
@@ -121,7 +133,8 @@ export function summarize (input: SummaryInput): ServerStatus {
       crashed: sum((p) => p.pool.crashed),
       dropped: sum((p) => p.pool.dropped),
       recycled: sum((p) => p.pool.recycled),
-      recycledMemory: sum((p) => p.pool.recycledMemory ?? 0)
+      recycledMemory: sum((p) => p.pool.recycledMemory ?? 0),
+      pools: poolTotals(answered)
     },
     scoreboard: answered.map((p) => p.scoreboard).join(''),
     processes: processes.map((p) => p.answered ? withoutLoopTime({ ...p, routes: p.routes.map(withoutBuckets) }) : p),
@@ -135,6 +148,23 @@ export function summarize (input: SummaryInput): ServerStatus {
   }
 }
 
+/** A process of an older version reports no `pools`: its one pool is the default one. */
+function poolsOf (p: ProcessSnapshot): PoolSnapshot[] {
+  return p.pools ?? [{ name: 'default', isolation: 'thread', scoreboard: p.scoreboard, slots: p.slots, stats: p.pool }]
+}
+
+function poolTotals (processes: ProcessSnapshot[]): Record<string, PoolTotals> {
+  const byName = new Map<string, PoolSnapshot[]>()
+  for (const p of processes) for (const pool of poolsOf(p)) byName.set(pool.name, [...(byName.get(pool.name) ?? []), pool])
+  const totals: Record<string, PoolTotals> = {}
+  for (const [name, parts] of byName) {
+    const slots: Record<SlotState, number> = { idle: 0, busy: 0, starting: 0, finishing: 0, open: 0 }
+    for (const part of parts) for (const key of Object.keys(slots) as SlotState[]) slots[key] += part.slots[key]
+    totals[name] = { ...addPoolStats(parts.map((part) => part.stats)), isolation: parts[0].isolation, slots, scoreboard: parts.map((part) => part.scoreboard).join('') }
+  }
+  return totals
+}
+
 function withoutLoopTime ({ loopTime, ...p }: Omit<ProcessSnapshot, 'routes'> & { routes: RouteSummary[] }): ProcessSummary {
   void loopTime
   return p
@@ -143,11 +173,11 @@ function withoutLoopTime ({ loopTime, ...p }: Omit<ProcessSnapshot, 'routes'> & 
 /** A process being replaced shows its busy threads as `G`, as Apache does during a graceful restart. */
 function graceful (entry: ProcessEntry): ProcessEntry {
   if (!entry.answered || !GRACEFUL.has(entry.state) || entry.slots.busy === 0) return entry
-  return {
-    ...entry,
-    scoreboard: entry.scoreboard.replaceAll(LETTERS.busy, LETTERS.finishing),
-    slots: { ...entry.slots, busy: 0, finishing: entry.slots.finishing + entry.slots.busy }
-  }
+  const finishing = <T extends { scoreboard: string, slots: Record<SlotState, number> }>(part: T): T =>
+    ({ ...part, scoreboard: part.scoreboard.replaceAll(LETTERS.busy, LETTERS.finishing), slots: { ...part.slots, busy: 0, finishing: part.slots.finishing + part.slots.busy } })
+  const graceful = finishing(entry)
+  if (entry.pools !== undefined) graceful.pools = entry.pools.map(finishing)
+  return graceful
 }
 
 function mergeRoutes (processes: ProcessSnapshot[]): RouteSnapshot[] {
@@ -162,11 +192,13 @@ function mergeRoutes (processes: ProcessSnapshot[]): RouteSnapshot[] {
       for (const [result, n] of Object.entries(part.results) as Array<[TaskResult, number]>) results[result] = (results[result] ?? 0) + n
       for (const [index, n] of Object.entries(part.buckets)) buckets[index] = (buckets[index] ?? 0) + n
     }
-    return summarizeRoute(route,
+    const merged = summarizeRoute(route,
       parts.reduce((n, p) => n + p.count, 0),
       parts.reduce((n, p) => n + p.totalMs, 0),
       parts.reduce((n, p) => Math.max(n, p.maxMs), 0),
       results, buckets)
+    const pool = parts.find((part) => part.pool !== undefined)?.pool
+    return pool === undefined ? merged : { ...merged, pool }
   })
 }
 

@@ -5,7 +5,9 @@
 // their first line or after it, or whose client leaves mid-stream. On every request it asserts what the README
 // promises: answered once (its handler ran at most once, exactly once if it answered as having
 // run), with its own answer, within its deadline, its log lines under its own reqId; and at rest,
-// nothing busy or queued and counters that add up to what the clients saw.
+// nothing busy or queued and counters that add up to what the clients saw. Half the seeds spread
+// the requests over two pools (the default one and a named one with its own knobs): the same
+// invariants hold per request, and the counters add up over the pools.
 //
 // FASTIFY_MPM_FAULT_SEEDS=1,2,3 replays given seeds; every failure names its seed and options.
 import { test } from 'node:test'
@@ -76,21 +78,30 @@ for (const seed of seeds()) {
       maxQueue: rng.pick([8, 64, 1024])
     }
     if (rng.next() < 0.5) options.queueTimeout = 800
+    // Its own generator, so a seed's plan for one pool is what it was before pools existed.
+    const poolRng = random(seed ^ 0x5eed)
+    const pooled = poolRng.next() < 0.5
+    if (pooled) options.pools = { side: { threads: poolRng.int(1, 2), maxQueue: poolRng.pick([8, 64]), maxTasksPerThread: poolRng.pick([0, 3]) } }
+    const routes = pooled ? ['/work', '/side'] : ['/work']
     const concurrency = rng.pick([4, 16, 40])
     const plan = Array.from({ length: REQUESTS }, (_, i) => ({ i, token: `s${seed}-${i}`, kind: rng.weighted(KINDS), spin: rng.int(20, 80), leaveAfter: rng.int(0, 30), lines: rng.int(1, 40) }))
     // A spinning task holds a thread for the whole task timeout: a few are enough.
     let spins = 0
     for (const req of plan) if (req.kind === 'spin' && ++spins > 3) req.kind = 'quick'
+    for (const req of plan) req.route = poolRng.pick(routes)
     const label = `seed ${seed}, options ${JSON.stringify(options)}, concurrency ${concurrency}`
     t.diagnostic(label)
 
     const dir = tempDir()
     t.after(dir.remove)
     const mark = dir.file('runs.txt')
-    const srv = await startApp(options, (app) => app.get('/work', offload(dispatch, { export: 'work' })))
+    const srv = await startApp(options, (app) => {
+      app.get('/work', offload(dispatch, { export: 'work' }))
+      if (pooled) app.get('/side', offload(dispatch, { export: 'work', pool: 'side' }))
+    })
     t.after(() => srv.close())
     // The route learns it is short, so most quick requests go in batches.
-    for (let i = 0; i < 6; i++) assert.equal((await srv.request(`/work?t=warm${i}`)).status, 200, label)
+    for (const route of routes) for (let i = 0; i < 6; i++) assert.equal((await srv.request(`${route}?t=warm${i}`)).status, 200, label)
 
     const deadline = options.taskTimeout + (options.queueTimeout ?? options.taskTimeout) * 2 + 10_000
     const answers = new Map()
@@ -98,7 +109,7 @@ for (const seed of seeds()) {
     async function lane () {
       while (next < plan.length) {
         const req = plan[next++]
-        let path = `/work?t=${req.token}&mark=${q(mark)}`
+        let path = `${req.route}?t=${req.token}&mark=${q(mark)}`
         if (req.kind === 'late') path += '&late=1'
         if (req.kind === 'slow') path += `&spin=${req.spin}`
         if (req.kind === 'throw') path += '&do=throw'
@@ -121,7 +132,12 @@ for (const seed of seeds()) {
     }
     await Promise.all(Array.from({ length: concurrency }, lane))
     const mpm = srv.app.mpm
-    await waitFor(() => mpm.stats().busy === 0 && mpm.stats().queued === 0, { timeoutMs: 10_000, what: `${label}: the pool at rest` })
+    const summed = () => {
+      const total = {}
+      for (const one of Object.values(mpm.poolStats())) for (const [key, n] of Object.entries(one)) total[key] = (total[key] ?? 0) + n
+      return total
+    }
+    await waitFor(() => summed().busy === 0 && summed().queued === 0, { timeoutMs: 10_000, what: `${label}: every pool at rest` })
     // Late log lines from timers (5 ms) and the log channels settle.
     await new Promise((resolve) => setTimeout(resolve, 200))
 
@@ -196,8 +212,8 @@ for (const seed of seeds()) {
     assert.deepEqual(bogus.map((l) => l.msg), [], label)
 
     // Counters add up to what the clients saw; `leave` requests may or may not have reached the pool.
-    const stats = mpm.stats()
-    const warmups = 6
+    const stats = summed()
+    const warmups = 6 * routes.length
     const leaves = plan.filter((req) => req.kind === 'leave').length
     const what = `${label}: stats ${JSON.stringify(stats)}, seen ${JSON.stringify(seen)}`
     assert.equal(stats.busy, 0, what)
@@ -215,9 +231,13 @@ for (const seed of seeds()) {
     const answered = REQUESTS - leaves + warmups
     assert.ok(total >= answered && total <= answered + leaves, `${what}: ${total} tasks counted for ${answered} answered and ${leaves} that left`)
     assert.ok(stats.batched <= total, `${what}: a task counted as batched more than once`)
-    // More tasks ran than the threads there ever were could run without retiring: one retired.
-    const threadsEver = options.threads + stats.threadExits + stats.timedOut
-    if (options.maxTasksPerThread > 0 && stats.completed + stats.failed > options.maxTasksPerThread * threadsEver) assert.ok(stats.recycled > 0, what)
+    // More tasks ran than the threads there ever were could run without retiring: one retired (per pool).
+    for (const [name, own] of Object.entries(mpm.poolStats())) {
+      const knobs = name === 'default' ? options : options.pools[name]
+      const threadsEver = knobs.threads + own.threadExits + own.timedOut
+      const maxTasks = knobs.maxTasksPerThread ?? options.maxTasksPerThread
+      if (maxTasks > 0 && own.completed + own.failed > maxTasks * threadsEver) assert.ok(own.recycled > 0, `${what}, pool ${name}`)
+    }
   })
 }
 

@@ -30,7 +30,7 @@ test('a leaking handler: its thread is recycled past maxThreadMemory, with zero 
   const auto = (await srv.request('/server-status?auto')).text
   assert.match(auto, new RegExp(`^ThreadsRecycledMemory: ${status.totals.recycledMemory}$`, 'm'))
   const metrics = (await srv.request('/metrics')).text
-  assert.match(metrics, /^fastify_mpm_thread_restarts_total\{reason="memory"\} [1-9]\d*$/m)
+  assert.match(metrics, /^fastify_mpm_thread_restarts_total\{reason="memory",pool="default"\} [1-9]\d*$/m)
   assert.ok(srv.logs.lines.some((l) => l.msg === 'fastify-mpm: recycling a thread whose heap passed maxThreadMemory' && l.heapUsed > 48 * 1048576))
 })
 

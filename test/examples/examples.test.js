@@ -60,6 +60,25 @@ const examples = {
       assert.equal((await send(`${url}/fib/x`)).status, 400)
     }
   },
+  pools: {
+    args: ['examples/pools/app.js'],
+    async check (url) {
+      // /crash is left out: it needs `isolation: 'process'`'s child processes to leave the server up.
+      assert.equal((await send(`${url}/price?qty=3`)).json().total, 12.6)
+      assert.equal((await send(`${url}/thumb`)).json().thumb, 'ok')
+      // The reports pool holds 1 + 4; the rest of 8 at once are refused, and /price answers meanwhile.
+      const reports = Array.from({ length: 8 }, () => send(`${url}/report?ms=600`))
+      await new Promise((resolve) => setTimeout(resolve, 150))
+      const price = await send(`${url}/price`)
+      assert.equal(price.status, 200)
+      const statuses = (await Promise.all(reports)).map((r) => r.status).sort()
+      assert.deepEqual(statuses, [200, 200, 200, 200, 200, 503, 503, 503])
+      const pools = (await send(`${url}/pools`)).json()
+      assert.equal(pools.reports.rejected, 3)
+      assert.equal(pools.default.rejected, 0)
+      assert.match((await send(`${url}/server-status?auto`)).text, /^Pool\.reports\.TasksRejected: 3$/m)
+    }
+  },
   cluster: {
     args: [CLI, 'start', 'examples/cluster/app.js', '--processes', '2', '--threads', '1'],
     async check (url) {

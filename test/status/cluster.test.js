@@ -106,7 +106,7 @@ describe('status across a cluster (2 processes × 2 threads)', { timeout: 90_000
     for (let i = 0; i < 6; i++) assert.equal((await send(`${url}/quick`)).status, 200)
     const text = (await send(`${url}/metrics`)).text
     assert.match(text, /^fastify_mpm_tasks_total\{route="GET \/quick",result="ok"\} 6$/m)
-    assert.match(text, /^fastify_mpm_threads\{state="open"\} 0$/m)
+    assert.match(text, /^fastify_mpm_threads\{state="open",pool="default"\} 0$/m)
     assert.match(text, /^fastify_mpm_processes\{state="ready"\} 2$/m)
     assert.match(text, /^fastify_mpm_process_restarts_total 0$/m)
     for (const pid of readyPids()) assert.match(text, new RegExp(`^fastify_mpm_event_loop_utilization\\{pid="${pid}"\\} `, 'm'))

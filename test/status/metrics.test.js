@@ -51,16 +51,16 @@ describe('metrics', { timeout: 60_000 }, () => {
     const running = srv.request(`/gate?gate=${encodeURIComponent(gate.path)}`)
     let queued
     try {
-      await waitFor(async () => (await scrape()).values['fastify_mpm_threads{state="busy"}'] === 1, { timeoutMs: 10_000, what: 'a busy thread' })
+      await waitFor(async () => (await scrape()).values['fastify_mpm_threads{pool="default",state="busy"}'] === 1, { timeoutMs: 10_000, what: 'a busy thread' })
       queued = srv.request(`/gate?gate=${encodeURIComponent(gate.path)}`)
       const { values, types } = await waitFor(async () => {
         const m = await scrape()
-        return m.values.fastify_mpm_queue_depth === 1 ? m : null
+        return m.values['fastify_mpm_queue_depth{pool="default"}'] === 1 ? m : null
       }, { timeoutMs: 10_000, what: 'one queued task' })
       assert.equal(types.fastify_mpm_threads, 'gauge')
-      assert.equal(values['fastify_mpm_threads{state="idle"}'], 0)
-      assert.equal(values['fastify_mpm_threads{state="open"}'], 0)
-      assert.equal(values.fastify_mpm_queue_max, 1)
+      assert.equal(values['fastify_mpm_threads{pool="default",state="idle"}'], 0)
+      assert.equal(values['fastify_mpm_threads{pool="default",state="open"}'], 0)
+      assert.equal(values['fastify_mpm_queue_max{pool="default"}'], 1)
       // The queue is full: the next one is rejected.
       const rejected = await srv.request(`/gate?gate=${encodeURIComponent(gate.path)}`)
       assert.equal(rejected.status, 503)
@@ -71,10 +71,10 @@ describe('metrics', { timeout: 60_000 }, () => {
     assert.equal((await queued).status, 200)
     const { values } = await waitFor(async () => {
       const m = await scrape()
-      return m.values['fastify_mpm_threads{state="busy"}'] === 0 ? m : null
+      return m.values['fastify_mpm_threads{pool="default",state="busy"}'] === 0 ? m : null
     }, { timeoutMs: 10_000, what: 'the thread idle again' })
-    assert.equal(values['fastify_mpm_threads{state="idle"}'], 1)
-    assert.equal(values.fastify_mpm_queue_depth, 0)
+    assert.equal(values['fastify_mpm_threads{pool="default",state="idle"}'], 1)
+    assert.equal(values['fastify_mpm_queue_depth{pool="default"}'], 0)
     assert.equal(values['fastify_mpm_tasks_total{result="rejected",route="GET /gate"}'], 1)
     assert.equal(values['fastify_mpm_tasks_total{result="ok",route="GET /gate"}'], 2)
   })
@@ -98,9 +98,9 @@ describe('metrics', { timeout: 60_000 }, () => {
     assert.equal(values['fastify_mpm_handler_duration_seconds_count{route="GET /gate"}'], 2, 'a rejected task never ran: no duration')
 
     assert.equal(types.fastify_mpm_thread_restarts_total, 'counter')
-    assert.equal(values['fastify_mpm_thread_restarts_total{reason="timeout"}'], 1)
-    assert.ok(values['fastify_mpm_thread_restarts_total{reason="crashed"}'] >= 1)
-    assert.equal(values['fastify_mpm_thread_restarts_total{reason="recycled"}'], 0)
+    assert.equal(values['fastify_mpm_thread_restarts_total{pool="default",reason="timeout"}'], 1)
+    assert.ok(values['fastify_mpm_thread_restarts_total{pool="default",reason="crashed"}'] >= 1)
+    assert.equal(values['fastify_mpm_thread_restarts_total{pool="default",reason="recycled"}'], 0)
   })
 
   test('event-loop utilization of the main thread, labelled with its pid', async () => {
@@ -115,7 +115,7 @@ describe('metrics', { timeout: 60_000 }, () => {
     })
     t.after(() => other.close())
     for (let i = 0; i < 4; i++) assert.equal((await other.request('/recycle')).status, 200)
-    const read = async (s, path) => parseMetrics((await s.request(path)).text).values['fastify_mpm_thread_restarts_total{reason="recycled"}']
+    const read = async (s, path) => parseMetrics((await s.request(path)).text).values['fastify_mpm_thread_restarts_total{pool="default",reason="recycled"}']
     await waitFor(async () => (await read(other, '/m')) >= 2, { timeoutMs: 10_000, what: 'two recycled threads' })
     await other.close()
     assert.ok((await read(srv, '/metrics')) >= 2, 'a closed pool\'s restarts remain in the process total')

@@ -111,7 +111,7 @@ describe('status relay across node:cluster children', { timeout: 90_000 }, () =>
     const text = res.text
     assert.match(text, /^fastify_mpm_tasks_total\{route="GET \/quick",result="ok"\} 5$/m)
     assert.match(text, /^fastify_mpm_handler_duration_seconds_count\{route="GET \/quick"\} 5$/m)
-    assert.match(text, /^fastify_mpm_threads\{state="idle"\} 4$/m)
+    assert.match(text, /^fastify_mpm_threads\{state="idle",pool="default"\} 4$/m)
     assert.match(text, /^fastify_mpm_process_restarts_total 7$/m)
     assert.match(text, /^fastify_mpm_processes\{state="ready"\} 3$/m)
     assert.match(text, /^fastify_mpm_processes\{state="booting"\} 1$/m)
