@@ -32,6 +32,8 @@ export interface RouteTask {
   np?: number
   /** The body is streamed in (`body: 'stream'`, thread-stream.ts): `r.body` is unset. */
   bs?: 1
+  /** `r.body` is a Buffer whose memory was moved to the thread (body-move.ts): it comes back as `rb`. */
+  mb?: 1
 }
 export interface RunTask { k: TaskKind.Run, m: string, e: string, id: number, lv: number, p: unknown }
 export interface ProbeTask { k: TaskKind.Probe, mods: Array<{ m: string, e: string }> }
@@ -59,6 +61,8 @@ export interface Outcome extends EncodedValue {
   xh?: number
   /** The thread refused the task without running it (it retired after its last one). */
   refused?: true
+  /** The request body that was moved to the thread, moved back (body-move.ts). */
+  rb?: Uint8Array
   /**
    * The handler answered with a stream: 1 on the head (posted on the channel, `v` becomes the
    * stream on the main thread), and on the task's final outcome once the stream is over.

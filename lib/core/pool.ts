@@ -28,6 +28,7 @@ import type { ThreadData } from './thread.js'
 import { startTinypool } from './thread-start.js'
 import { StreamRelay, type RunningTask } from './stream-relay.js'
 import { BodyFeed, limitedBody } from './body-feed.js'
+import { movableBody, returnedBody } from './body-move.js'
 import { inlineSignal } from './task-signal.js'
 
 export type { LoggerLike } from './thread-channels.js'
@@ -308,12 +309,15 @@ export class ThreadPool {
       for (;;) {
         let outcome: Outcome
         try {
-          outcome = await tp.run(task, abort === undefined ? undefined : { signal: abort })
+          // A large Buffer body is moved, not copied (body-move.ts); a handover moves it back first.
+          const moved = task.k === TaskKind.Route ? movableBody(task) : undefined
+          outcome = await tp.run(task, moved === undefined ? (abort === undefined ? undefined : { signal: abort }) : { signal: abort, transferList: [moved] as never })
         } catch (err) {
           if (neverRan(err as Error, expiry !== undefined, this.#closing) && ++handovers <= MAX_HANDOVERS) continue
           this.#settleLogs(task.id, Infinity)
           throw this.#explain(err as Error, expiry, timeout, task)
         }
+        if (outcome.refused === true && outcome.rb !== undefined) (task as RouteTask).r.body = returnedBody(outcome)
         if (outcome.refused === true && ++handovers <= MAX_HANDOVERS) continue
         if (outcome.x !== undefined) this.#lifecycle?.retire(outcome.x, outcome.xh)
         // A stream's time is its whole length: such a route never joins a batch of short ones.

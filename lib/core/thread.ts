@@ -62,7 +62,11 @@ export default async function runTask (task: Task | BatchTask): Promise<Outcome 
   if (task.k === TaskKind.Batch) return await runBatch(task)
   // After its last task the main thread removes this thread; anything handed to it in the
   // meantime is refused unrun, and the pool runs it elsewhere.
-  if (retired) return { ok: false, refused: true, lc: 0 }
+  if (retired) {
+    if (task.k !== TaskKind.Route || task.mb !== 1) return { ok: false, refused: true, lc: 0 }
+    const body = task.r.body as Uint8Array
+    return moveOut({ ok: false, vk: ValueKind.Undefined, refused: true, lc: 0, rb: body }, body.buffer as ArrayBuffer)
+  }
   if (task.k !== TaskKind.Probe) {
     if (!loaded.has(task.m)) await load(task.m)
     markStarted(task.id)
@@ -77,11 +81,15 @@ export default async function runTask (task: Task | BatchTask): Promise<Outcome 
 async function runRoute (task: RouteTask): Promise<Outcome | object> {
   const body = task.bs === 1 ? bodyStream(`${logChannel}:in:${task.id}`, task.id, post) : undefined
   if (body !== undefined) task.r.body = body.body
+  // A body moved here goes back with the answer (body-move.ts), whatever the handler did with req.body.
+  const moved = task.mb === 1 ? task.r.body as Uint8Array : undefined
   const { outcome, transfer, stream, lines } = await invoke(task, linesOf(task), true, signalOf)
   const result = stream === undefined ? outcome : await streamOut(task, outcome, stream, lines as { lines: number })
   endTask(body)
   Object.assign(result, countTask())
-  return moveOut(result, transfer)
+  if (moved === undefined || moved.buffer.byteLength === 0) return moveOut(result, transfer)
+  result.rb = moved
+  return moveOut(result, transfer === undefined || transfer === moved.buffer ? moved.buffer as ArrayBuffer : [transfer, moved.buffer as ArrayBuffer])
 }
 
 /** What the task left running that must not outlive it: its signal's watch, its body's channel. */
@@ -91,7 +99,7 @@ function endTask (body: { done: () => void } | undefined): void {
   body?.done()
 }
 
-function moveOut (outcome: Outcome, transfer: ArrayBuffer | undefined): Outcome | object {
+function moveOut (outcome: Outcome, transfer: ArrayBuffer | ArrayBuffer[] | undefined): Outcome | object {
   if (transfer === undefined) return outcome
   // tinypool moves what this wrapper names instead of copying it (a whole-buffer byte result).
   const moved = { [Tinypool.transferableSymbol]: transfer, [Tinypool.valueSymbol]: outcome }

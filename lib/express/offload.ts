@@ -11,6 +11,7 @@ import { Readable } from 'node:stream'
 import type { BodySource } from '../core/body-feed.js'
 import { FST_MPM_BODY_CONSUMED } from '../core/errors.js'
 import { isReturnedStream } from '../core/thread-stream.js'
+import { returnedBody } from '../core/body-move.js'
 import type { BadStatus } from '../core/route-error.js'
 import { decodeHeaderValue } from '../core/stand-in.js'
 import { ReplyOp, type ReplyCall, type ReplyStart } from '../core/thread-reply.js'
@@ -73,6 +74,8 @@ async function handle (ctx: OffloadContext, binding: RouteBinding, req: ExpressR
     fail(binding, err, res, next, log)
     return
   }
+  // A body moved to the thread is back (body-move.ts): later middleware reads it as inline.
+  if (outcome.rb !== undefined) req.body = returnedBody(outcome)
   // Answered meanwhile (a timeout middleware, say): nothing more may be written, but a failure
   // still goes to next(err) as any Express error does, so the app's error middleware can log it.
   if (res.headersSent) {

@@ -12,6 +12,7 @@ import { decodeHeaderValue } from '../core/stand-in.js'
 import { ReplyOp, type ReplyCall, type ReplyStart } from '../core/thread-reply.js'
 import type { BodySource } from '../core/body-feed.js'
 import { StreamSink } from '../core/stream-sink.js'
+import { returnedBody } from '../core/body-move.js'
 import { bodySource } from './stream-body.js'
 
 export const kOffload = Symbol.for('fastify-mpm.offload')
@@ -67,6 +68,8 @@ async function handle (binding: RouteBinding, request: FastifyRequest, reply: Fa
     if ((err as { statusCode?: number }).statusCode === 503) reply.header('retry-after', binding.retryAfter)
     throw withContext(err, binding, request, reply)
   }
+  // A body moved to the thread is back (body-move.ts): hooks after the handler read it as inline.
+  if (outcome.rb !== undefined) request.body = returnedBody(outcome)
   // While closing, end each keep-alive connection after its answer so close() is not held open.
   if (pool.closing) reply.header('connection', 'close')
   if (outcome.ops !== undefined) replay(reply, outcome.ops)
