@@ -27,6 +27,8 @@ export const FST_MPM_THREAD_EXITED = createError(
   'FST_MPM_THREAD_EXITED', 'The thread running this request exited unexpectedly (exit code %s)', 500)
 export const FST_MPM_THREAD_CRASHED = createError(
   'FST_MPM_THREAD_CRASHED', 'The thread running this request crashed: %s', 500)
+export const FST_MPM_PROCESS_CRASHED = createError(
+  'FST_MPM_PROCESS_CRASHED', 'The process running this request died (%s)', 500)
 export const FST_MPM_NOT_CLONEABLE = createError(
   'FST_MPM_NOT_CLONEABLE', 'Offloaded handler produced a value that cannot cross threads: %s', 500)
 export const FST_MPM_TASK_DROPPED = createError(
