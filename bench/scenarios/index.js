@@ -15,8 +15,9 @@ import connections from './connections.js'
 import dispatch, { dispatchDeep } from './dispatch.js'
 import dispatchSlow from './dispatch-slow.js'
 import express from './express.js'
+import isolation from './isolation.js'
 import mpm from './mpm.js'
 import protection from './protection.js'
 import scaling from './scaling.js'
 
-export const scenarios = [protection, dispatch, dispatchDeep, dispatchSlow, breakdown, mpm, scaling, connections, express, advisor]
+export const scenarios = [protection, dispatch, dispatchDeep, dispatchSlow, breakdown, mpm, scaling, connections, express, advisor, isolation]

@@ -20,7 +20,7 @@ export const FST_MPM_QUEUE_FULL = createError(
 export const FST_MPM_QUEUE_TIMEOUT = createError(
   'FST_MPM_QUEUE_TIMEOUT', 'Server busy: no thread became free within %s ms', 503)
 export const FST_MPM_TASK_TIMEOUT = createError(
-  'FST_MPM_TASK_TIMEOUT', 'Offloaded handler timed out after %s ms; its thread was terminated', 503)
+  'FST_MPM_TASK_TIMEOUT', 'Offloaded handler timed out after %s ms; its thread (or child process) was terminated', 503)
 export const FST_MPM_THREAD_START_TIMEOUT = createError(
   'FST_MPM_THREAD_START_TIMEOUT', 'No thread started this request within %s ms (starting a thread and loading the route\'s module)', 503)
 export const FST_MPM_THREAD_EXITED = createError(
