@@ -210,3 +210,19 @@ test('what cannot reach a child fails its own call, not the server; a missing ex
     app.get('/nope', offload(faults, { export: 'noSuchExport' }))
   }), (err) => err.code === 'FST_MPM_HANDLER_EXPORT')
 })
+
+test('a child that dies while idle is counted and logged once, and replaced; no request fails', { timeout: 30_000 }, async (t) => {
+  const srv = await startApp({ threads: 1, isolation: 'process' }, (app) => {
+    app.get('/exit-after', offload(fixture('faults.js'), { export: 'exitAfterReturn' }))
+    app.get('/pid', offload(faults, { export: 'pid' }))
+  })
+  t.after(() => srv.close())
+  assert.equal((await srv.request('/exit-after')).status, 200)
+  const line = await srv.logs.waitFor((l) => l.level >= 50 && l.err?.code === 'FST_MPM_PROCESS_CRASHED')
+  assert.match(line.err.message, /exit code 5/)
+  assert.equal((await srv.request('/pid')).status, 200)
+  const stats = srv.app.mpm.stats()
+  assert.equal(stats.threadExits, 1)
+  assert.equal(stats.crashed, 0)
+  assert.equal(srv.logs.filter((l) => l.err?.code === 'FST_MPM_PROCESS_CRASHED').length, 1)
+})
