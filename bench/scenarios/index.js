@@ -15,9 +15,10 @@ import connections from './connections.js'
 import dispatch, { dispatchDeep } from './dispatch.js'
 import dispatchSlow from './dispatch-slow.js'
 import express from './express.js'
+import isolation from './isolation.js'
 import mpm from './mpm.js'
 import pools from './pools.js'
 import protection from './protection.js'
 import scaling from './scaling.js'
 
-export const scenarios = [protection, dispatch, dispatchDeep, dispatchSlow, breakdown, mpm, scaling, connections, express, advisor, pools]
+export const scenarios = [protection, dispatch, dispatchDeep, dispatchSlow, breakdown, mpm, scaling, connections, express, advisor, pools, isolation]

@@ -12,7 +12,7 @@ import { Batch } from './batch.js'
 import type { Deadlines } from './deadlines.js'
 import type { Expiry } from './task-failure.js'
 import { TaskKind, type BatchAnswer, type BatchDone, type BatchTask, type RouteTask } from './marshal.js'
-import type { ThreadClock } from './thread-clock.js'
+import type { TaskClock } from './thread-clock.js'
 import type { LoggerLike, ThreadChannels } from './thread-channels.js'
 import type { Waiting } from './task-queue.js'
 import type { StreamRelay } from './stream-relay.js'
@@ -27,7 +27,7 @@ const OVERRUN_FLOOR_MS = 2
 export interface BatchPool {
   readonly tp: Tinypool
   readonly deadlines: Deadlines
-  readonly clock: ThreadClock
+  readonly clock: TaskClock
   readonly channels: ThreadChannels | null
   readonly log: LoggerLike
   timeoutOf: (waiting: Waiting) => number

@@ -22,13 +22,15 @@ export const FST_MPM_QUEUE_FULL = createError(
 export const FST_MPM_QUEUE_TIMEOUT = createError(
   'FST_MPM_QUEUE_TIMEOUT', 'Server busy: no thread became free within %s ms', 503)
 export const FST_MPM_TASK_TIMEOUT = createError(
-  'FST_MPM_TASK_TIMEOUT', 'Offloaded handler timed out after %s ms; its thread was terminated', 503)
+  'FST_MPM_TASK_TIMEOUT', 'Offloaded handler timed out after %s ms; its thread (or child process) was terminated', 503)
 export const FST_MPM_THREAD_START_TIMEOUT = createError(
   'FST_MPM_THREAD_START_TIMEOUT', 'No thread started this request within %s ms (starting a thread and loading the route\'s module)', 503)
 export const FST_MPM_THREAD_EXITED = createError(
   'FST_MPM_THREAD_EXITED', 'The thread running this request exited unexpectedly (exit code %s)', 500)
 export const FST_MPM_THREAD_CRASHED = createError(
   'FST_MPM_THREAD_CRASHED', 'The thread running this request crashed: %s', 500)
+export const FST_MPM_PROCESS_CRASHED = createError(
+  'FST_MPM_PROCESS_CRASHED', 'The process running this request died (%s)', 500)
 export const FST_MPM_NOT_CLONEABLE = createError(
   'FST_MPM_NOT_CLONEABLE', 'Offloaded handler produced a value that cannot cross threads: %s', 500)
 export const FST_MPM_TASK_DROPPED = createError(

@@ -6,6 +6,7 @@
 import nodeCluster from 'node:cluster'
 import { availableParallelism } from 'node:os'
 import { TaskCost } from './batch.js'
+import { FST_MPM_INVALID_HANDLER } from './errors.js'
 import { TaskKind } from './marshal.js'
 import { offloadTarget, type OffloadTarget, type TaskObserver } from './offload-target.js'
 import type { ResolvedCoreOptions } from './options.js'
@@ -93,6 +94,10 @@ export class Mpm<O extends MpmCoreOptions = MpmCoreOptions> {
   bind (target: OffloadTarget, route: string, handlerTimeout?: number): RouteBinding {
     const timeout = target.timeout ?? (handlerTimeout !== undefined && handlerTimeout > 0 ? handlerTimeout : undefined)
     const { name, pool } = this.pools.get(target.poolName, `route ${route}`)
+    // A body streamed in crosses to a thread only (stream-relay.ts): say so where the route is declared.
+    if (target.streamBody === true && pool.options.isolation === 'process') {
+      throw new FST_MPM_INVALID_HANDLER(`route ${route}: body: 'stream' needs a thread pool; pool "${name}" runs its handlers in processes (isolation: 'process')`)
+    }
     return { ...target, timeout, route, pool, poolName: name, retryAfter: String(this.options.retryAfter), observers: this.#observers, cost: new TaskCost() }
   }
 

@@ -5,7 +5,8 @@
 // failure means (task-failure.ts), threads watched and retired (thread-lifecycle.ts), stats, and
 // a drain for graceful close. Free of any web framework: adapters hand it tasks and get Outcomes
 // back. This module owns the queue's order (who runs next, who goes in a batch), a task's way to
-// a thread alone, and the counts both ways share. At ~380 lines it is over the usual size:
+// a thread alone, and the counts both ways share. With `isolation: 'process'` the same pool runs
+// handlers in child processes (process-pool.ts), never in batches. At ~380 lines it is over the usual size:
 // stats, slots, drain and close read the same state as dispatch, and splitting them would hand
 // that state around.
 
@@ -21,7 +22,8 @@ import { OneShotAbort } from './one-shot-abort.js'
 import type { ResolvedCoreOptions } from './options.js'
 import { TaskQueue, type TaskOptions, type Waiting } from './task-queue.js'
 import { ThreadChannels, writeLog, type LoggerLike } from './thread-channels.js'
-import { ThreadClock } from './thread-clock.js'
+import { ThreadClock, type TaskClock } from './thread-clock.js'
+import { ProcessPool } from './process-pool.js'
 import { ThreadLifecycle } from './thread-lifecycle.js'
 import { explainFailure, neverRan, type Expiry } from './task-failure.js'
 import type { ThreadData } from './thread.js'
@@ -85,7 +87,9 @@ export class ThreadPool {
   readonly #log: LoggerLike
   readonly #channels: ThreadChannels | null = null
   readonly #queue: TaskQueue
-  readonly #clock: ThreadClock
+  readonly #clock: TaskClock
+  /** Short tasks may share a thread's wake-up (batch.ts); never across processes. */
+  readonly #batching: boolean
   readonly #batches: BatchRunner
   readonly #lifecycle: ThreadLifecycle | null = null
   readonly #streams: StreamRelay | null = null
@@ -109,7 +113,9 @@ export class ThreadPool {
       this.#counts[why === 'dropped' ? 'dropped' : 'queueTimedOut']++
       if (this.#isIdle()) this.#notifyIdle()
     })
-    this.#clock = new ThreadClock(options.maxThreads)
+    this.#batching = options.isolation !== 'process'
+    const threadClock = new ThreadClock(this.#batching ? options.maxThreads : 0)
+    this.#clock = threadClock
     this.#batches = new BatchRunner(this.#batchPool())
     if (options.maxThreads === 0) {
       this.#tp = null
@@ -117,25 +123,35 @@ export class ThreadPool {
     }
     const logChannel = `fastify-mpm:log:${process.pid}:${++poolSeq}`
     this.#logChannel = logChannel
-    const streamBuffer = options.streamBuffer ?? DEFAULT_STREAM_BUFFER
-    const workerData: ThreadData = { logChannel, maxTasks: options.maxTasksPerThread, maxHeap: options.maxThreadMemory, clock: this.#clock.memory, streamBuffer }
-    this.#tp = startTinypool({ minThreads: options.minThreads, maxThreads: options.maxThreads, idleTimeout: options.idleTimeout, resourceLimits: options.resourceLimits, workerData })
+    const { minThreads, maxThreads, idleTimeout, resourceLimits } = options
+    if (this.#batching) {
+      const streamBuffer = options.streamBuffer ?? DEFAULT_STREAM_BUFFER
+      const workerData: ThreadData = { logChannel, maxTasks: options.maxTasksPerThread, maxHeap: options.maxThreadMemory, clock: threadClock.memory, streamBuffer }
+      this.#tp = startTinypool({ minThreads, maxThreads, idleTimeout, resourceLimits, workerData })
+      // Streams cross threads only (a process pool answers a returned stream with a clear error).
+      this.#streams = new StreamRelay({
+        cancel: (taskId) => threadClock.cancel(taskId),
+        answer: (answer) => this.#batches.onAnswer(answer),
+        batchTimeout: () => this.options.taskTimeout,
+        killBatch: (key) => this.#batches.kill(key),
+        countBatched: (how) => { this.#counts[how]++ }
+      })
+      this.#batches.streams = this.#streams
+    } else {
+      const config = { maxTasks: options.maxTasksPerThread, maxHeap: options.maxThreadMemory }
+      const children = new ProcessPool({ minThreads, maxThreads, idleTimeout, resourceLimits, config, line: (line) => this.#channels?.receive(line), exited: () => { this.#counts.threadExits++ } })
+      this.#tp = children
+      this.#clock = children.clock
+    }
     this.#lifecycle = new ThreadLifecycle(this.#tp, this.#log, options, {
       exited: () => { this.#counts.threadExits++ },
       retired: (memory) => { this.#counts[memory ? 'recycledMemory' : 'recycled']++ }
     })
-    const streams = this.#streams = new StreamRelay({
-      cancel: (taskId) => this.#clock.cancel(taskId),
-      answer: (answer) => this.#batches.onAnswer(answer),
-      batchTimeout: () => this.options.taskTimeout,
-      killBatch: (key) => this.#batches.kill(key),
-      countBatched: (how) => { this.#counts[how]++ }
-    })
-    this.#batches.streams = streams
-    this.#channels = new ThreadChannels(logChannel, options.maxThreads, this.#log, {
+    const streams = this.#streams
+    this.#channels = new ThreadChannels(logChannel, this.#batching ? maxThreads : 0, this.#log, {
       answer: (answer) => this.#batches.onAnswer(answer),
       logger: (key, taskId) => this.#batches.logger(key, taskId),
-      stream: (message) => streams.onMessage(message)
+      stream: (message) => streams?.onMessage(message)
     }, options.reqIdLabel)
   }
 
@@ -148,7 +164,7 @@ export class ThreadPool {
     if (this.#tp === null) return this.#runInline(task, opts)
     const free = this.#running < this.options.maxThreads
     // Short tasks queue even with a thread free (below), unless the queue is full.
-    if (free && (opts.cost?.short !== true || this.#queue.length >= this.options.maxQueue)) return this.#dispatch(task, opts)
+    if (free && (!this.#batching || opts.cost?.short !== true || this.#queue.length >= this.options.maxQueue)) return this.#dispatch(task, opts)
     if (!free && this.#queue.length >= this.options.maxQueue) {
       // A full queue first lets go of requests nobody waits for any more.
       this.#queue.sweep()
@@ -310,7 +326,7 @@ export class ThreadPool {
         let outcome: Outcome
         try {
           // A large Buffer body is moved, not copied (body-move.ts); a handover moves it back first.
-          const moved = task.k === TaskKind.Route ? movableBody(task) : undefined
+          const moved = task.k === TaskKind.Route && this.#streams !== null ? movableBody(task) : undefined
           outcome = await tp.run(task, moved === undefined ? (abort === undefined ? undefined : { signal: abort }) : { signal: abort, transferList: [moved] as never })
         } catch (err) {
           if (neverRan(err as Error, expiry !== undefined, this.#closing) && ++handovers <= MAX_HANDOVERS) continue
@@ -359,7 +375,7 @@ export class ThreadPool {
       const first = this.#queue.take()
       if (first === undefined) continue
       const cost = first.opts.cost
-      if (first.solo === true || cost?.short !== true || this.#queue.length === 0) {
+      if (!this.#batching || first.solo === true || cost?.short !== true || this.#queue.length === 0) {
         this.#dispatch(first.task, first.opts).then(first.resolve, first.reject)
         continue
       }

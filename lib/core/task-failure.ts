@@ -50,7 +50,7 @@ export function explainFailure (err: Error & { code?: string }, { expiry, timeou
   // nested too deep to, or a getter in it throws). No thread was involved.
   const copying = copyFailure(err, task)
   if (copying !== undefined) return { error: new FST_MPM_NOT_CLONEABLE(`request: ${copying}`), count: 'failed' }
-  if (err.code === 'FST_MPM_THREAD_EXITED') return { error: err, count: 'crashed' }
+  if (err.code === 'FST_MPM_THREAD_EXITED' || err.code === 'FST_MPM_PROCESS_CRASHED') return { error: err, count: 'crashed' }
   const crash = new FST_MPM_THREAD_CRASHED(err.message)
   crash.cause = err
   return { error: crash, count: 'crashed' }
@@ -63,7 +63,7 @@ export function explainFailure (err: Error & { code?: string }, { expiry, timeou
  */
 function copyFailure (err: Error & { code?: string }, task: RouteTask | RunTask | undefined): string | undefined {
   if (err.name === 'DataCloneError' || (err instanceof RangeError && /call stack/i.test(err.message))) return err.message
-  if (task === undefined || err.code === 'FST_MPM_THREAD_EXITED') return undefined
+  if (task === undefined || err.code === 'FST_MPM_THREAD_EXITED' || err.code === 'FST_MPM_PROCESS_CRASHED') return undefined
   try {
     structuredClone(task)
     return undefined

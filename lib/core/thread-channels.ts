@@ -94,6 +94,9 @@ export class ThreadChannels {
    */
   drainAll (): void { for (const channel of this.#channels) this.#drain(channel) }
 
+  /** A message that came another way: a child process's IPC channel (process-pool.ts). */
+  receive (message: LogLine | BatchAnswer): void { this.#onMessage(message) }
+
   close (): void {
     for (const channel of this.#channels) channel.close()
     // A closed channel cannot be read: later drains have nothing to do.

@@ -17,8 +17,13 @@ export const START_LIMIT_MS = 10_000
  */
 export interface ClockMemory { ids: SharedArrayBuffer, times: SharedArrayBuffer, cancel: SharedArrayBuffer }
 
+/** What a pool's deadline asks of a clock (a thread pool's, or a process pool's: process-clock.ts). */
+export interface TaskClock {
+  remaining: (taskId: number, handedAt: number, timeout: number) => number
+}
+
 /** Main side: one slot per workerId (1..maxThreads). */
-export class ThreadClock {
+export class ThreadClock implements TaskClock {
   readonly memory: ClockMemory
   readonly #ids: Int32Array
   readonly #times: Float64Array

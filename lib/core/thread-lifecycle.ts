@@ -61,6 +61,8 @@ export class ThreadLifecycle {
 
   #watchNewThreads (): void {
     const tp = this.#tp
+    // A child process's exit fails its task in tinypool itself (process-pool.ts); only threads need watching.
+    if (tp.options.runtime === 'child_process') return
     for (const thread of tp.threads) {
       if (this.#watched.has(thread)) continue
       this.#watched.add(thread)

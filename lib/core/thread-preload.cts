@@ -7,9 +7,11 @@
 
 import { isMainThread, workerData } from 'node:worker_threads'
 
-const ours = !isMainThread && Array.isArray(workerData) &&
+// A process pool's child (process-pool.ts) is one of ours too: tinypool's child entry does the same.
+const ours = (!isMainThread && Array.isArray(workerData) &&
   typeof (workerData[1] as { logChannel?: unknown } | undefined)?.logChannel === 'string' &&
-  ((workerData[1] as { logChannel: string }).logChannel).startsWith('fastify-mpm:')
+  ((workerData[1] as { logChannel: string }).logChannel).startsWith('fastify-mpm:')) ||
+  (isMainThread && process.env.FASTIFY_MPM_PROCESS !== undefined)
 
 if (ours) {
   const real = process.memoryUsage
