@@ -18,5 +18,6 @@ import express from './express.js'
 import mpm from './mpm.js'
 import protection from './protection.js'
 import scaling from './scaling.js'
+import stream from './stream.js'
 
-export const scenarios = [protection, dispatch, dispatchDeep, dispatchSlow, breakdown, mpm, scaling, connections, express, advisor]
+export const scenarios = [protection, dispatch, dispatchDeep, dispatchSlow, breakdown, mpm, scaling, connections, express, advisor, stream]
