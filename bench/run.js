@@ -45,6 +45,12 @@ const HELP = `Usage: npm run bench -- [options]      (or: node bench/run.js [opt
 
   Idle keep-alive connections (--only connections):
   --held-connections N    connections the server holds open (default 1000)
+
+  Streamed responses (--only stream):
+  --stream-mb N           MiB one connection downloads, inline vs offloaded (default 1024)
+  --slow-mbps N           the slow reader's MiB/s; it reads for --duration s (default 8)
+  --stream-connections N  concurrent CPU-bound exports beside the /hello probe (default 4)
+  --stream-cpu-ms MS      CPU cost of each 64 KiB chunk of those exports (default 5)
   --list                  list scenarios and variants
   --help
 
@@ -52,7 +58,8 @@ Every option also reads an environment variable: BENCH_QUICK=1, BENCH_ONLY, BENC
 BENCH_RUNS, BENCH_DURATION, BENCH_WARMUP, BENCH_CONNECTIONS, BENCH_DEEP_CONNECTIONS, BENCH_HEAVY_CONNECTIONS,
 BENCH_RATE, BENCH_SLOW_RATE, BENCH_THREADS, BENCH_CPU_MS, BENCH_PROCESSES, BENCH_PROCESS_THREADS,
 BENCH_MPM_CPU_MS, BENCH_SLOTS, BENCH_SHAPE, BENCH_SCALING_CONNECTIONS, BENCH_SERVER_CPUS,
-BENCH_LOAD_CPUS, BENCH_HELD_CONNECTIONS; BENCH_MPM_BASELINE=<dir> adds offload() from another
+BENCH_LOAD_CPUS, BENCH_HELD_CONNECTIONS, BENCH_STREAM_MB, BENCH_SLOW_MBPS, BENCH_STREAM_CONNECTIONS,
+BENCH_STREAM_CPU_MS; BENCH_MPM_BASELINE=<dir> adds offload() from another
 checkout's build to the dispatch scenarios. Flags win.`
 
 const OPTIONS = {
@@ -79,6 +86,10 @@ const OPTIONS = {
   'server-cpus': { type: 'string' },
   'load-cpus': { type: 'string' },
   'held-connections': { type: 'string' },
+  'stream-mb': { type: 'string' },
+  'slow-mbps': { type: 'string' },
+  'stream-connections': { type: 'string' },
+  'stream-cpu-ms': { type: 'string' },
   list: { type: 'boolean' },
   help: { type: 'boolean', short: 'h' }
 }
@@ -136,7 +147,11 @@ const cfg = {
   shape: flags.shape ?? process.env.BENCH_SHAPE ?? '3x4',
   serverCpus: flags['server-cpus'] ?? (process.env.BENCH_SERVER_CPUS || undefined),
   loadCpus: flags['load-cpus'] ?? (process.env.BENCH_LOAD_CPUS || undefined),
-  heldConnections: Math.round(option('held-connections', 'BENCH_HELD_CONNECTIONS', 1000))
+  heldConnections: Math.round(option('held-connections', 'BENCH_HELD_CONNECTIONS', 1000)),
+  streamMb: option('stream-mb', 'BENCH_STREAM_MB', 1024, 64),
+  slowMbps: option('slow-mbps', 'BENCH_SLOW_MBPS', 8),
+  streamConnections: Math.round(option('stream-connections', 'BENCH_STREAM_CONNECTIONS', 4)),
+  streamCpuMs: option('stream-cpu-ms', 'BENCH_STREAM_CPU_MS', 5)
 }
 cfg.scalingConnections = Math.round(option('scaling-connections', 'BENCH_SCALING_CONNECTIONS', 4 * cfg.slots))
 

@@ -1,5 +1,5 @@
 // The load generator, run as its own process (bench/lib/loadgens.js forks it) so that the
-// server's CPU time is the server's alone. Two modes, asked for over IPC:
+// server's CPU time is the server's alone. Three modes, asked for over IPC:
 // - cannon: autocannon's closed loop (N connections, each sends its next request when the last
 //   is answered). Latencies are recorded here from autocannon's per-response times, in float
 //   ms: its own histogram keeps whole milliseconds, too coarse for sub-ms routes.
@@ -9,13 +9,17 @@
 //   server answers, an open loop measures its own queue growing over the run, not the server.
 //   `connections` > 1 runs that many such lanes at rate / connections each: a steady load below
 //   the server's capacity, where a closed loop would drive it to saturation.
+// - download: streamed responses (the stream scenario): `connections` lanes, each downloading the
+//   URL again and again until `duration` s (or `count` times), counting and discarding the bytes,
+//   optionally reading no faster than `bytesPerSecond` (a slow client: the server must hold back).
 import http from 'node:http'
 import { performance } from 'node:perf_hooks'
 import autocannon from 'autocannon'
 
 process.on('message', async (msg) => {
   try {
-    const result = msg.mode === 'paced' ? await paced(msg.opts) : await cannon(msg.opts)
+    const modes = { paced, cannon, download }
+    const result = await modes[msg.mode](msg.opts)
     process.send({ id: msg.id, result })
   } catch (err) {
     process.send({ id: msg.id, error: err?.stack ?? String(err) })
@@ -113,5 +117,69 @@ function get (url, agent, timeout) {
     })
     req.on('timeout', () => req.destroy(new Error('timeout')))
     req.on('error', reject)
+  })
+}
+
+async function download ({ url, connections = 1, duration, count = 1, bytesPerSecond, timeout = 300 }) {
+  let bytes = 0
+  let ok = 0
+  let non2xx = 0
+  let errors = 0
+  let firstError
+  const t0 = performance.now()
+  const end = duration === undefined ? Infinity : t0 + duration * 1000
+  const lane = async () => {
+    for (let i = 0; duration === undefined ? i < count : performance.now() < end; i++) {
+      try {
+        const r = await fetchDiscarding(url, { bytesPerSecond, timeout })
+        bytes += r.bytes
+        if (r.status === 200 && r.complete) {
+          ok++
+        } else {
+          non2xx++
+          firstError ??= `HTTP ${r.status}${r.complete ? '' : ' (cut short)'}: ${r.head}`
+          // A failing route answers at once: do not spin on it.
+          await new Promise((resolve) => setTimeout(resolve, 50))
+        }
+      } catch (err) {
+        errors++
+        firstError ??= err.message
+        await new Promise((resolve) => setTimeout(resolve, 50))
+      }
+    }
+  }
+  await Promise.all(Array.from({ length: connections }, lane))
+  const seconds = (performance.now() - t0) / 1000
+  return { requests: ok + non2xx + errors, ok, non2xx, errors, bytes, seconds, firstError }
+}
+
+/**
+ * One GET; the body is counted and dropped. `head`: the first bytes of a non-200 answer (its
+ * error code). `complete`: the body ended normally (a destroyed socket mid-body is not).
+ */
+function fetchDiscarding (url, { bytesPerSecond, timeout }) {
+  return new Promise((resolve, reject) => {
+    const started = performance.now()
+    const req = http.get(url, { agent: false }, (res) => {
+      let bytes = 0
+      let head = ''
+      res.on('data', (chunk) => {
+        bytes += chunk.length
+        if (res.statusCode !== 200 && head.length < 200) head += chunk.toString('utf8', 0, 200)
+        if (bytesPerSecond === undefined) return
+        // A slow reader: stop reading until the schedule catches up; TCP holds the rest back.
+        const due = started + bytes / bytesPerSecond * 1000
+        const wait = due - performance.now()
+        if (wait > 1) {
+          res.pause()
+          setTimeout(() => res.resume(), wait)
+        }
+      })
+      res.on('end', () => { clearTimeout(timer); resolve({ status: res.statusCode, bytes, head: head.slice(0, 200), complete: true }) })
+      res.on('aborted', () => { clearTimeout(timer); resolve({ status: res.statusCode, bytes, head: head.slice(0, 200), complete: false }) })
+      res.on('error', () => { clearTimeout(timer); resolve({ status: res.statusCode, bytes, head: head.slice(0, 200), complete: false }) })
+    })
+    const timer = setTimeout(() => req.destroy(new Error(`download did not finish within ${timeout} s`)), timeout * 1000)
+    req.on('error', (err) => { clearTimeout(timer); reject(err) })
   })
 }

@@ -27,6 +27,8 @@ export class LoadGen {
   cannon (opts) { return this.#ask('cannon', opts) }
   /** Open loop at a fixed rate: { url, rate (req/s), duration (s) }. */
   paced (opts) { return this.#ask('paced', opts) }
+  /** Streamed downloads: { url, connections, duration (s) or count, bytesPerSecond?, timeout (s) }. */
+  download (opts) { return this.#ask('download', opts) }
 
   #ask (mode, opts) {
     const id = ++this.#seq

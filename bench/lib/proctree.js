@@ -82,3 +82,22 @@ export function treeUsage (root) {
   const sum = (key) => processes.reduce((total, p) => total + p[key], 0)
   return { processes, cpuUs: sum('cpuUs'), rss: sum('rss'), pss: sum('pss') }
 }
+
+/** One process's VmRSS in bytes, read now; NaN where /proc is missing or the process is gone. */
+export function rssOf (pid) {
+  return kB(`/proc/${pid}/status`, 'VmRSS') * 1024
+}
+
+/**
+ * CPU time (µs, user + system) of one thread of a process: `tid` = `pid` is its main thread, so
+ * this is the main thread's own, worker threads excluded. NaN where /proc is missing.
+ */
+export function threadCpuUs (pid, tid = pid) {
+  try {
+    const raw = readFileSync(`/proc/${pid}/task/${tid}/stat`, 'utf8')
+    const fields = raw.slice(raw.lastIndexOf(')') + 2).split(' ')
+    return (Number(fields[11]) + Number(fields[12])) * 1e6 / ticksPerSecond()
+  } catch {
+    return NaN
+  }
+}

@@ -20,5 +20,6 @@ import mpm from './mpm.js'
 import pools from './pools.js'
 import protection from './protection.js'
 import scaling from './scaling.js'
+import stream from './stream.js'
 
-export const scenarios = [protection, dispatch, dispatchDeep, dispatchSlow, breakdown, mpm, scaling, connections, express, advisor, pools, isolation]
+export const scenarios = [protection, dispatch, dispatchDeep, dispatchSlow, breakdown, mpm, scaling, connections, express, advisor, pools, isolation, stream]

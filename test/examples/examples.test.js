@@ -3,6 +3,7 @@
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import { spawn } from 'node:child_process'
+import { createHash, randomBytes } from 'node:crypto'
 import { readdirSync, readFileSync, statSync } from 'node:fs'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
@@ -77,6 +78,25 @@ const examples = {
       assert.equal(pools.reports.rejected, 3)
       assert.equal(pools.default.rejected, 0)
       assert.match((await send(`${url}/server-status?auto`)).text, /^Pool\.reports\.TasksRejected: 3$/m)
+    }
+  },
+  streaming: {
+    args: ['examples/streaming/server.js'],
+    async check (url) {
+      // 20,000 rows is ~600 KB: many 64 KB pieces, each across the thread boundary.
+      const csv = await send(`${url}/export.csv?rows=20000`)
+      assert.equal(csv.status, 200, csv.text.slice(0, 300))
+      assert.match(csv.headers['content-type'], /^text\/csv/)
+      const lines = csv.text.split('\n')
+      assert.deepEqual(lines.slice(0, 3), ['id,customer,amount', '1,customer-1,79.19', '2,customer-2,158.38'])
+      assert.equal(lines.at(-1), '', 'the last row ends with a newline')
+      assert.equal(lines.length - 2, 20000, 'a header and every row')
+      assert.equal(lines.at(-2).split(',')[0], '20000')
+      const body = randomBytes(4 * 1024 * 1024 + 123)
+      const upload = await send(`${url}/upload`, { method: 'POST', headers: { 'content-type': 'application/octet-stream' }, body })
+      assert.equal(upload.status, 200, upload.text)
+      assert.deepEqual(upload.json(), { bytes: body.length, sha256: createHash('sha256').update(body).digest('hex') })
+      assert.equal((await send(`${url}/hello`)).json().hello, 'world')
     }
   },
   cluster: {
