@@ -46,7 +46,12 @@ export function progressOf (file) {
  * Returns { ahead: [bytes per pause], received, status } after `pauses` pauses; the request is
  * then destroyed.
  */
-export function pausingReader (url, progressFile, { step = 4 * 1024 * 1024, pauses = 3, settleMs = 400, timeoutMs = 60_000 } = {}) {
+/**
+ * `written`: how many bytes the server has written to the download's socket; then `ahead` counts
+ * what the producer got ahead of the socket (what the server buffers itself), not of the client
+ * (which adds the kernel's socket buffers, whose autotuned size varies from run to run).
+ */
+export function pausingReader (url, progressFile, { step = 4 * 1024 * 1024, pauses = 3, settleMs = 400, timeoutMs = 60_000, written } = {}) {
   return withDeadline(new Promise((resolve, reject) => {
     const ahead = []
     const req = http.get(url, { agent: false }, (res) => {
@@ -73,7 +78,7 @@ export function pausingReader (url, progressFile, { step = 4 * 1024 * 1024, paus
           reject(err)
           return
         }
-        ahead.push(last - received)
+        ahead.push(last - (written === undefined ? received : written()))
         if (ahead.length >= pauses) {
           req.destroy()
           resolve({ ahead, received, status: res.statusCode })
@@ -133,10 +138,10 @@ export async function uploadToChild (framework, mb) {
     // Warm: the thread started and the module loaded, so the measured upload pays only for itself.
     const warm = await upload(origin, 1)
     if (warm.status !== 200) return warm
-    const { rss: rssBefore } = await getJson('/rss?reset=1')
+    const { rss: rssBefore, main: mainBefore } = await getJson('/rss?reset=1')
     const result = await upload(origin, mb)
-    const { peak } = await getJson('/rss')
-    return { ...result, rssBefore, peak }
+    const { peak, mainPeak } = await getJson('/rss')
+    return { ...result, rssBefore, peak, mainBefore, mainPeak }
   } finally {
     child.stdin.end()
     const exited = new Promise((resolve) => child.once('exit', resolve))
