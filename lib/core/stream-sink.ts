@@ -6,7 +6,7 @@
 // is buffered on this side is bounded by the thread's window plus one Readable buffer.
 
 import { Readable } from 'node:stream'
-import { ACKED, STOP } from './thread-stream.js'
+import { ACKED, STOP, WAITING } from './thread-stream.js'
 
 export class StreamSink extends Readable {
   readonly #control: Int32Array
@@ -105,7 +105,7 @@ export class StreamSink extends Readable {
     while (this.#wanted && this.#queue.length > 0) {
       const chunk = this.#queue.shift() as Uint8Array
       Atomics.store(this.#control, ACKED, ++this.#acked)
-      Atomics.notify(this.#control, ACKED)
+      if (Atomics.load(this.#control, WAITING) !== 0) Atomics.notify(this.#control, ACKED)
       this.movedAt = Date.now()
       this.#wanted = this.push(Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength))
     }

@@ -22,9 +22,15 @@ export function isReturnedStream (value: unknown): value is ReturnedStream {
   return typeof ReadableStream === 'function' && value instanceof ReadableStream
 }
 
-/** Index 0: chunks the main thread has taken; 1: non-zero once it wants the stream to stop. */
+/**
+ * The stream's control memory (Int32 cells): ACKED, the chunks the main thread has taken; STOP,
+ * non-zero once it wants the stream to stop; WAITING, non-zero while the producer waits for
+ * ACKED to move, so the main thread wakes it only then.
+ */
 export const ACKED = 0
 export const STOP = 1
+export const WAITING = 2
+export const CONTROL_BYTES = 12
 
 export interface StreamStart {
   stream: ReturnedStream
@@ -80,6 +86,16 @@ export async function pumpStream (start: StreamStart, control: Int32Array, limit
     post({ s: taskId, e: 1 })
     return 'ended'
   }
+  // The chunk read but not posted yet (posted before an error that follows it).
+  let parts: Uint8Array[] = []
+  let bytes = 0
+  const flush = (): void => {
+    if (parts.length === 0) return
+    post({ s: taskId, c: parts.length === 1 ? parts[0] : Buffer.concat(parts, bytes) })
+    sent(bytes)
+    parts = []
+    bytes = 0
+  }
   try {
     for (;;) {
       settle()
@@ -87,8 +103,10 @@ export async function pumpStream (start: StreamStart, control: Int32Array, limit
         if (stop()) break
         const seen = Atomics.load(control, ACKED)
         if (seen === acked) {
+          Atomics.store(control, WAITING, 1)
           const wait = Atomics.waitAsync(control, ACKED, seen, 50)
           if (wait.async) await wait.value
+          Atomics.store(control, WAITING, 0)
         }
         settle()
       }
@@ -97,18 +115,21 @@ export async function pumpStream (start: StreamStart, control: Int32Array, limit
         post({ s: taskId, e: 2 })
         return 'stopped'
       }
-      const { value, done } = await start.iterator.next()
-      if (done === true) break
-      const chunk = toBytes(value)
+      const next = await start.iterator.next()
+      if (next.done === true) break
+      const chunk = toBytes(next.value)
       if (stop()) {
         await closeQuietly(start)
         post({ s: taskId, e: 2 })
         return 'stopped'
       }
-      post({ s: taskId, c: chunk })
-      sent(chunk.byteLength)
+      parts.push(chunk)
+      bytes += chunk.byteLength
+      flush()
     }
   } catch (err) {
+    // What the stream gave before it failed goes first, as a reader inline gets it before the error.
+    flush()
     await closeQuietly(start)
     post({ s: taskId, x: serializeError(err instanceof Error ? err : new Error(String(err)), false) })
     return 'errored'

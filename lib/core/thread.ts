@@ -15,7 +15,7 @@ import { importHandlerModule } from './handler-module.js'
 import { TaskKind, type BatchAnswer, type BatchDone, type BatchTask, type LogLine, type Outcome, type RouteTask, type StreamMessage, type Task } from './marshal.js'
 import { serializeError, ValueKind } from './route-value.js'
 import { startMarker, type ClockMemory } from './thread-clock.js'
-import { bodyStream, pumpStream, startStream, type ReturnedStream } from './thread-stream.js'
+import { bodyStream, CONTROL_BYTES, pumpStream, startStream, type ReturnedStream } from './thread-stream.js'
 import { taskSignal, type TaskSignal } from './task-signal.js'
 import { encodeRouteValue } from './route-value.js'
 
@@ -181,7 +181,7 @@ async function streamOut (task: RouteTask, head: Outcome, stream: ReturnedStream
     }
     return { ok: false, v: encoded.v, vk: encoded.vk, ops: head.ops, lc: lines.lines, d: performance.now() - started }
   }
-  const control = new SharedArrayBuffer(8)
+  const control = new SharedArrayBuffer(CONTROL_BYTES)
   const message: StreamMessage = { s: task.id, h: head, w: control }
   if (start.first !== undefined) message.f = start.first
   if (batchKey !== undefined) message.b = batchKey
