@@ -64,7 +64,12 @@ const examples = {
   pools: {
     args: ['examples/pools/app.js'],
     async check (url) {
-      // /crash is left out: it needs `isolation: 'process'`'s child processes to leave the server up.
+      // /crash kills the legacy pool's child process: its own 500, and the server answers on.
+      const crash = await send(`${url}/crash`)
+      assert.equal(crash.status, 500)
+      assert.equal(crash.json().code, 'FST_MPM_PROCESS_CRASHED')
+      assert.equal((await send(`${url}/hello`)).json().hello, 'world')
+      assert.equal((await send(`${url}/thumb`)).json().thumb, 'ok', 'the legacy pool replaced its child')
       assert.equal((await send(`${url}/price?qty=3`)).json().total, 12.6)
       assert.equal((await send(`${url}/thumb`)).json().thumb, 'ok')
       // The reports pool holds 1 + 4; the rest of 8 at once are refused, and /price answers meanwhile.
