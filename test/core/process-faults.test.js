@@ -11,35 +11,12 @@ import assert from 'node:assert/strict'
 import { offload } from 'fastify-mpm'
 import { fixture, startApp } from '../helpers/app.js'
 import { tempDir, waitFor, withDeadline } from '../helpers/util.js'
+import { random, seeds } from '../helpers/random.js'
 
 const dispatch = fixture('process-faults.js')
 const q = encodeURIComponent
 const ROUNDS = 2
 const REQUESTS = 120
-
-/** A small seeded PRNG (mulberry32): the same seed gives the same mix. */
-function random (seed) {
-  let a = seed >>> 0
-  const next = () => {
-    a = (a + 0x6d2b79f5) >>> 0
-    let t = a
-    t = Math.imul(t ^ (t >>> 15), t | 1)
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
-  }
-  return {
-    next,
-    int: (lo, hi) => lo + Math.floor(next() * (hi - lo + 1)),
-    pick: (list) => list[Math.floor(next() * list.length)],
-    /** One of `weights`' keys, with probability proportional to its weight. */
-    weighted (weights) {
-      const total = Object.values(weights).reduce((x, y) => x + y, 0)
-      let r = next() * total
-      for (const [key, weight] of Object.entries(weights)) if ((r -= weight) < 0) return key
-      return Object.keys(weights)[0]
-    }
-  }
-}
 
 const KINDS = { quick: 55, late: 10, slow: 8, throw: 6, exit: 2, segv: 2, abort: 2, spin: 2, leave: 10 }
 const QUEUE_REFUSALS = new Set(['FST_MPM_QUEUE_FULL', 'FST_MPM_QUEUE_TIMEOUT'])
@@ -56,14 +33,7 @@ const ALLOWED = {
   spin: [[503, 'FST_MPM_TASK_TIMEOUT']]
 }
 
-function seeds () {
-  const given = process.env.FASTIFY_MPM_PROCESS_FAULT_SEEDS
-  if (given) return given.split(',').map(Number)
-  const base = Date.now() % 1_000_000
-  return Array.from({ length: ROUNDS }, (_, i) => base + i * 7919)
-}
-
-for (const seed of seeds()) {
+for (const seed of seeds('FASTIFY_MPM_PROCESS_FAULT_SEEDS', ROUNDS)) {
   test(`a process pool under random faults, seed ${seed}`, { timeout: 90_000 }, async (t) => {
     const rng = random(seed)
     const options = {
