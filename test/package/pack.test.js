@@ -44,7 +44,7 @@ function readmeFiles () {
 }
 
 /** Every file the README shows, and what runs it below: a new one must be run here too. */
-const README_FILES = ['app.js', 'express-server.js', 'handlers/fib.js', 'handlers/hash.js', 'handlers/text.js', 'server.js']
+const README_FILES = ['app.js', 'express-server.js', 'handlers/crash.js', 'handlers/export.js', 'handlers/fib.js', 'handlers/hash.js', 'handlers/text.js', 'server.js']
 
 /** Starts `node file` in `cwd` and resolves with the URL it prints (`pattern`'s first group). */
 async function listening (t, cwd, file, pattern, what) {
@@ -196,6 +196,30 @@ await app.listen({ port: 0, host: '127.0.0.1' })
   assert.equal(shouted.text, 'SHOUT')
   assert.equal(shouted.headers['x-computed-by'], 'worker thread')
   text.child.kill('SIGINT')
+
+  // -- the README's streamed export and its crashing handler in a process pool, from the tarball --
+  for (const file of ['handlers/export.js', 'handlers/crash.js']) writeFileSync(join(app, file), readme[file])
+  writeFileSync(join(app, 'pools.js'), `import Fastify from 'fastify'
+import mpm, { offload } from 'fastify-mpm'
+const app = Fastify({ logger: true })
+await app.register(mpm, { threads: 1, pools: { legacy: { threads: 1, isolation: 'process' } } })
+app.get('/export', offload(new URL('./handlers/export.js', import.meta.url)))
+app.get('/crash', offload(new URL('./handlers/crash.js', import.meta.url), { pool: 'legacy' }))
+app.get('/hello', async () => ({ hello: 'world' }))
+await app.listen({ port: 0, host: '127.0.0.1' })
+`)
+  const pooled = await listening(t, app, 'pools.js', /Server listening at (http:\/\/127\.0\.0\.1:\d+)/, 'the pools app to listen')
+  const exported = await send(`${pooled.url}/export`)
+  assert.equal(exported.status, 200)
+  assert.match(exported.headers['content-type'], /^text\/csv/)
+  const rows = exported.text.split('\n')
+  assert.deepEqual(rows.slice(0, 2), ['1,7', '2,14'])
+  assert.equal(rows.length, 1_000_001, 'a million rows, streamed from the thread')
+  const crashed = await send(`${pooled.url}/crash`)
+  assert.equal(crashed.status, 500)
+  assert.equal(crashed.json().code, 'FST_MPM_PROCESS_CRASHED')
+  assert.deepEqual((await send(`${pooled.url}/hello`)).json(), { hello: 'world' }, 'the server outlived the crash')
+  pooled.child.kill('SIGINT')
 
   // -- the README's cluster app, as pasted, under the installed CLI --
   assert.ok(readme['app.js'] && readme['handlers/hash.js'], 'the README shows app.js and handlers/hash.js')
