@@ -7,7 +7,7 @@ import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import { offload } from 'fastify-mpm'
 import { fixture, startApp } from '../helpers/app.js'
-import { runConcurrently, tempDir, withDeadline } from '../helpers/util.js'
+import { runConcurrently, tempDir, waitFor, withDeadline } from '../helpers/util.js'
 
 const dispatch = fixture('dispatch.js')
 const slowImport = fixture('slow-import.js')
@@ -48,6 +48,8 @@ test('maxTasksPerThread with short tasks in batches: every request answered once
     const runs = dir.read('runs.txt').trim().split('\n')
     assert.equal(runs.length, count, 'each ran exactly once')
     assert.equal(new Set(runs).size, count)
+    // A batch holds its slot until its thread returns it, just after the last member's answer.
+    await waitFor(() => srv.app.mpm.stats().busy === 0, { timeoutMs: 2000, what: 'nothing busy at rest' })
     const stats = srv.app.mpm.stats()
     if (maxTasksPerThread === 20) assert.ok(stats.batched > 0, 'short tasks went in batches')
     assert.ok(stats.recycled > 0, 'threads retired')

@@ -182,6 +182,8 @@ test('a bounded burst: 300 requests, 20 at a time — every one answered, none l
   })
   assert.equal(threads.size, 2)
   assert.ok(!threads.has(0))
+  // A batch holds its slot until its thread returns it, just after the last member's answer.
+  await waitFor(() => srv.app.mpm.stats().busy === 0, { timeoutMs: 2000, what: 'nothing busy at rest' })
   const stats = srv.app.mpm.stats()
   assert.equal(stats.completed, 300)
   assert.equal(stats.failed + stats.rejected + stats.timedOut + stats.crashed + stats.dropped, 0)
