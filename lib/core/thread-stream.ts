@@ -86,7 +86,9 @@ export async function pumpStream (start: StreamStart, control: Int32Array, limit
     post({ s: taskId, e: 1 })
     return 'ended'
   }
-  // The chunk read but not posted yet (posted before an error that follows it).
+  // A read started while gathering that was not ready before the event loop turned.
+  let pending: Promise<IteratorResult<unknown>> | undefined
+  // The chunks read but not posted yet (posted before an error that follows them).
   let parts: Uint8Array[] = []
   let bytes = 0
   const flush = (): void => {
@@ -115,17 +117,36 @@ export async function pumpStream (start: StreamStart, control: Int32Array, limit
         post({ s: taskId, e: 2 })
         return 'stopped'
       }
-      const next = await start.iterator.next()
+      const next = await (pending ?? start.iterator.next())
+      pending = undefined
       if (next.done === true) break
-      const chunk = toBytes(next.value)
+      let chunk = toBytes(next.value)
+      parts.push(chunk)
+      bytes += chunk.byteLength
+      // Small chunks the producer has ready now go as one message: a generator yielding a row at
+      // a time would otherwise cost a message, and main-thread work, per row. Only what is ready
+      // before this thread's event loop turns is gathered; nothing waits for more data.
+      let ended = false
+      while (bytes < GATHER_BYTES) {
+        pending = start.iterator.next()
+        const ready = await Promise.race([pending, nextTurn()])
+        if (ready === NOT_READY) break
+        pending = undefined
+        if (ready.done === true) {
+          ended = true
+          break
+        }
+        chunk = toBytes(ready.value)
+        parts.push(chunk)
+        bytes += chunk.byteLength
+      }
       if (stop()) {
         await closeQuietly(start)
         post({ s: taskId, e: 2 })
         return 'stopped'
       }
-      parts.push(chunk)
-      bytes += chunk.byteLength
       flush()
+      if (ended) break
     }
   } catch (err) {
     // What the stream gave before it failed goes first, as a reader inline gets it before the error.
@@ -136,6 +157,14 @@ export async function pumpStream (start: StreamStart, control: Int32Array, limit
   }
   post({ s: taskId, e: 1 })
   return 'ended'
+}
+
+/** Chunks smaller than this together, when the producer has them ready at once, go as one message. */
+const GATHER_BYTES = 64 * 1024
+
+const NOT_READY = Symbol('not ready')
+function nextTurn (): Promise<typeof NOT_READY> {
+  return new Promise((resolve) => setImmediate(resolve, NOT_READY))
 }
 
 function isNodeStream (stream: ReturnedStream): stream is Readable {
