@@ -26,7 +26,7 @@ export async function dispatchMeasure ({ cfg, srv, loads }, connections = cfg.co
 
 const ratio = (a, b) => a / b
 
-function variants ({ noAtomics }) {
+export function dispatchVariants ({ noAtomics }) {
   const list = [
     { name: 'inline', label: 'inline handler', script: server('inline') },
     { name: 'tinypool', label: 'tinypool.run() (useAtomics: true)', script: server('tinypool') },
@@ -68,7 +68,7 @@ export default {
   name: 'dispatch',
   title: 'Dispatch overhead: a trivial route inline and through a thread pool',
   inDefault: true,
-  variants: () => variants({ noAtomics: true }),
+  variants: () => dispatchVariants({ noAtomics: true }),
   columns: dispatchColumns,
   warmup: (ctx) => dispatchWarmup(ctx),
   measure: (ctx) => dispatchMeasure(ctx),
@@ -79,7 +79,7 @@ export const dispatchDeep = {
   name: 'dispatch-deep',
   title: 'Dispatch overhead with a deep queue: the same trivial route at --deep-connections',
   inDefault: true,
-  variants: () => variants({ noAtomics: false }),
+  variants: () => dispatchVariants({ noAtomics: false }),
   columns: dispatchColumns,
   warmup: (ctx) => dispatchWarmup(ctx, ctx.cfg.deepConnections),
   measure: (ctx) => dispatchMeasure(ctx, ctx.cfg.deepConnections),

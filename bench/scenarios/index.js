@@ -16,10 +16,11 @@ import dispatch, { dispatchDeep } from './dispatch.js'
 import dispatchSlow from './dispatch-slow.js'
 import express from './express.js'
 import isolation from './isolation.js'
+import { json, jsonDeep } from './json.js'
 import mpm from './mpm.js'
 import pools from './pools.js'
 import protection from './protection.js'
 import scaling from './scaling.js'
 import stream from './stream.js'
 
-export const scenarios = [protection, dispatch, dispatchDeep, dispatchSlow, breakdown, mpm, scaling, connections, express, advisor, pools, isolation, stream]
+export const scenarios = [protection, dispatch, dispatchDeep, json, jsonDeep, dispatchSlow, breakdown, mpm, scaling, connections, express, advisor, pools, isolation, stream]

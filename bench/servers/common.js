@@ -1,5 +1,5 @@
 // What every benchmark server shares: a Fastify app with the light inline `/hello` route, the
-// variant's `/trivial`, `/cpu` and `/sometimes-slow` routes (added by `build`), listening on 127.0.0.1:0, and an
+// variant's `/trivial`, `/cpu`, `/json` and `/sometimes-slow` routes (added by `build`), listening on 127.0.0.1:0, and an
 // IPC link to the orchestrator (bench/lib/server.js): it announces its port, answers usage
 // requests with the process's CPU time (all threads included: they live in this process), the
 // main event loop's active time and RSS, and closes cleanly on SIGTERM or when the orchestrator goes away.
@@ -10,6 +10,7 @@ import Tinypool from 'tinypool'
 export const threads = Number(process.env.BENCH_THREADS ?? 2)
 export const trivialModule = new URL('../handlers/trivial.js', import.meta.url)
 export const cpuModule = new URL('../handlers/cpu.js', import.meta.url)
+export const payloadModule = new URL('../handlers/payload.js', import.meta.url)
 export const sometimesSlowModule = new URL('../handlers/sometimes-slow.js', import.meta.url)
 
 /** The hand-written baseline's pool: tinypool's defaults, BENCH_THREADS threads; BENCH_ATOMICS=0 turns useAtomics off. */

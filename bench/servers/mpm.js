@@ -1,7 +1,7 @@
 // fastify-mpm as a user would write it: the plugin with BENCH_THREADS threads and both routes
 // offloaded. BENCH_TASK_TIMEOUT overrides taskTimeout (0 = no per-task timer/AbortController).
 import mpm, { offload } from 'fastify-mpm'
-import { cpuModule, serve, sometimesSlowModule, threads, trivialModule } from './common.js'
+import { cpuModule, payloadModule, serve, sometimesSlowModule, threads, trivialModule } from './common.js'
 
 const opts = { threads }
 if (process.env.BENCH_TASK_TIMEOUT !== undefined) opts.taskTimeout = Number(process.env.BENCH_TASK_TIMEOUT)
@@ -15,5 +15,6 @@ await serve(async (app) => {
     app.get('/trivial', offload(trivialModule))
   }
   app.get('/cpu', offload(cpuModule))
+  app.get('/json', offload(payloadModule))
   app.get('/sometimes-slow', offload(sometimesSlowModule))
 })
