@@ -4,7 +4,7 @@
 import { performance } from 'node:perf_hooks'
 import {
   encodeLogArgs, findUncloneable, TaskKind,
-  type LogLine, type Outcome, type ProbeProblem, type ProbeTask, type RequestData, type Task
+  type LogLine, type Outcome, type ProbeProblem, type ProbeTask, type RequestData, type RouteTask, type Task
 } from './marshal.js'
 import { encodeRouteValue, serializeError, ValueKind, type EncodedValue, type SerializedError } from './route-value.js'
 import { ThreadReply, type ReplyCall } from './thread-reply.js'
@@ -12,6 +12,7 @@ import { exportNames, getHandler, importHandlerModule, pickExport } from './hand
 import { FST_MPM_NOT_CLONEABLE } from './errors.js'
 import type { OffloadLogger, OffloadRequest } from './types.js'
 import { isReturnedStream, type ReturnedStream } from './thread-stream.js'
+import { jsonAnswer } from './route-json.js'
 
 /** Where a task's log lines go: posted to the main thread, or straight to a logger when inline. */
 export type LogWriter = (line: LogLine) => void
@@ -84,6 +85,10 @@ export async function invoke (task: Task, write: LogWriter, inThread: boolean, s
     // framework reads it): the head carries what the reply calls set.
     const ops = reply.calls.length === 0 ? undefined : reply.calls
     return { outcome: { ok, vk: ValueKind.Stream, ops, lc: counter.lines, d, st: 1 }, stream: value, lines: counter }
+  }
+  if (ok && reply !== undefined && (task as RouteTask).sj === 1) {
+    const text = jsonAnswer(value, reply.getHeader('content-type'))
+    if (text !== undefined) return { outcome: { ok, v: text, vk: ValueKind.Json, ops: reply.calls.length === 0 ? undefined : reply.calls, lc: counter.lines, d } }
   }
   let encoded: EncodedValue
   let ops: ReplyCall[] | undefined

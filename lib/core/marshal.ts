@@ -34,6 +34,8 @@ export interface RouteTask {
   bs?: 1
   /** `r.body` is a Buffer whose memory was moved to the thread (body-move.ts): it comes back as `rb`. */
   mb?: 1
+  /** The framework would send an object answer as plain JSON.stringify(): the thread may (route-json.ts). */
+  sj?: 1
 }
 export interface RunTask { k: TaskKind.Run, m: string, e: string, id: number, lv: number, p: unknown }
 export interface ProbeTask { k: TaskKind.Probe, mods: Array<{ m: string, e: string }> }

@@ -39,6 +39,12 @@ export interface RouteCall {
   log: LoggerLike
   /** The raw request body, for a route that streams it (`body: 'stream'`). */
   body?: BodySource
+  /**
+   * The framework would answer an object with plain JSON.stringify() (no response schema, no
+   * custom serializer, no preSerialization hook, a JSON content type or none): the thread may
+   * send the text (route-json.ts), and the outcome's `vk` is then ValueKind.Json.
+   */
+  json?: boolean
 }
 
 /** Bit 1: `params` has no prototype; bit 2: nor has `query` (the thread's copies get none either). */
@@ -62,6 +68,7 @@ export function dispatchRoute (binding: RouteBinding, call: RouteCall): Promise<
   const task: RouteTask = { k: TaskKind.Route, m: binding.href, e: binding.exportName, id: 0, lv: 0, r: call.request }
   if (call.start !== undefined) task.rs = call.start
   if (call.np !== undefined) task.np = call.np
+  if (call.json === true) task.sj = 1
   if (isTooDeepToClone(call.request.body, call.contentLength)) {
     task.r = { ...call.request, body: stringifyDeep(call.request.body) }
     task.bj = 1

@@ -22,7 +22,8 @@ export { MAX_CLONE_DEPTH, OMIT, defineField, jsonShapeOrOmit, shapeContext, shap
 export { serializeError, deserializeError, type SerializedError } from './route-error.js'
 
 /** 4 (a whole value as JSON text) is retired: a part too deep for clone now travels as a marker. */
-export const enum ValueKind { Undefined = 0, Plain = 1, Buffer = 2, Error = 3, Deferred = 5, Rebuilt = 6, Stream = 7 }
+/** Json: the answer as the JSON text the framework would have sent (route-json.ts); the adapter sends it as JSON. */
+export const enum ValueKind { Undefined = 0, Plain = 1, Buffer = 2, Error = 3, Deferred = 5, Rebuilt = 6, Stream = 7, Json = 8 }
 
 export interface EncodedValue {
   v?: unknown

@@ -13,6 +13,7 @@ import { FST_MPM_BODY_CONSUMED } from '../core/errors.js'
 import { isReturnedStream } from '../core/thread-stream.js'
 import { returnedBody } from '../core/body-move.js'
 import type { BadStatus } from '../core/route-error.js'
+import { ValueKind } from '../core/route-value.js'
 import { decodeHeaderValue } from '../core/stand-in.js'
 import { ReplyOp, type ReplyCall, type ReplyStart } from '../core/thread-reply.js'
 import type { ExpressLogger } from './options.js'
@@ -64,7 +65,8 @@ async function handle (ctx: OffloadContext, binding: RouteBinding, req: ExpressR
       start: replyStart(res),
       res,
       log,
-      body
+      body,
+      json: answersWithPlainJson(res)
     })
   } catch (err) {
     // Nobody to answer: next(err) would have the app's error middleware (or Express's default
@@ -105,7 +107,27 @@ async function handle (ctx: OffloadContext, binding: RouteBinding, req: ExpressR
     sendStream(binding, value, res, next, log)
     return
   }
-  send(res, value)
+  if (outcome.vk === ValueKind.Json) sendJsonText(res, value as string)
+  else send(res, value)
+}
+
+/**
+ * res.json() sends JSON.stringify(value) unless the app set a replacer, spaces or escaping, or a
+ * middleware replaced res.json/res.send on this response: otherwise the thread may make the text
+ * (lib/core/route-json.ts), and res.json()'s content type is kept.
+ */
+function answersWithPlainJson (res: ExpressResponse): boolean {
+  const app = res.app
+  if (app === undefined) return false
+  // A middleware that wraps res.json or res.send on this response (an envelope, a logger) must see the object.
+  if (Object.hasOwn(res, 'json') || Object.hasOwn(res, 'send')) return false
+  return app.get('json replacer') === undefined && app.get('json spaces') === undefined && !(app.get('json escape') as boolean)
+}
+
+/** What res.json() does with the text it made. */
+function sendJsonText (res: ExpressResponse, text: string): void {
+  if (!res.hasHeader('content-type')) res.set('Content-Type', 'application/json')
+  res.send(text)
 }
 
 /**

@@ -24,6 +24,8 @@ export interface ExpressResponse extends ServerResponse {
   type: (type: string) => ExpressResponse
   send: (body?: unknown) => ExpressResponse
   json: (body?: unknown) => ExpressResponse
+  /** The app, for its `json replacer`, `json spaces` and `json escape` settings. */
+  app?: { get: (setting: string) => unknown }
 }
 
 export type NextFunction = (err?: unknown) => void

@@ -14,6 +14,8 @@ import type { BodySource } from '../core/body-feed.js'
 import { StreamSink } from '../core/stream-sink.js'
 import { returnedBody } from '../core/body-move.js'
 import { bodySource } from './stream-body.js'
+import { answersWithPlainJson } from './plain-json.js'
+import { ValueKind } from '../core/route-value.js'
 
 export const kOffload = Symbol.for('fastify-mpm.offload')
 
@@ -59,7 +61,8 @@ async function handle (binding: RouteBinding, request: FastifyRequest, reply: Fa
       start: replyStart(reply),
       res: reply.raw,
       log: request.log,
-      body
+      body,
+      json: answersWithPlainJson(request, reply)
     })
   } catch (err) {
     // Nobody to answer: Fastify is not handed an error it would log as a 5xx.
@@ -76,6 +79,8 @@ async function handle (binding: RouteBinding, request: FastifyRequest, reply: Fa
   // From here on Fastify does with the value what it does with any handler's: the same value
   // returned or thrown, so the same serializer, error handler and hooks decide the answer.
   const value = outcomeValue(outcome, (code) => badStatus(reply, code))
+  // JSON text made in the thread: Fastify sends it as the object's serialization (plain-json.ts).
+  if (outcome.vk === ValueKind.Json && !reply.hasHeader('content-type')) reply.header('content-type', 'application/json; charset=utf-8')
   if (outcome.st === 1) nameRouteOnStreamError(value, binding, request, reply)
   if (outcome.ok) return value
   // A streamed body past the limit: the client may still be sending, so the connection ends (as Fastify's own 413).
