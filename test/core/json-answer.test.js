@@ -75,12 +75,17 @@ test('the thread serializes an object answer only where Fastify would send JSON.
   assert.ok((await answer(app, '/off/schema')).body.includes(ISO))
 })
 
-test('object answers: the same status, headers and bytes inline and offloaded, for every kind of value', { timeout: 60_000 }, async (t) => {
+const RUNS = [
+  ['in threads', { threads: 2 }, undefined],
+  ['with threads: 0', { threads: 0 }, undefined],
+  ['in a process pool', { threads: 1, pools: { isolated: { threads: 1, isolation: 'process' } } }, 'isolated']
+]
+for (const [where, options, pool] of RUNS) test(`object answers: the same status, headers and bytes inline and offloaded ${where}, for every kind of value`, { timeout: 60_000 }, async (t) => {
   const app = Fastify({ logger: false })
-  await app.register(mpm, { threads: 2 })
+  await app.register(mpm, options)
   for (const name of NAMES) {
     app.get(`/in/${name}`, answers[name])
-    app.get(`/off/${name}`, offload(ANSWERS, { export: name }))
+    app.get(`/off/${name}`, offload(ANSWERS, { export: name, pool }))
   }
   await app.listen({ host: '127.0.0.1', port: 0 })
   const agent = new Agent({ connections: 4 })
@@ -108,5 +113,5 @@ test('object answers: the same status, headers and bytes inline and offloaded, f
     }
   }
   assert.equal(differences.length, 0, `${differences.length} answers differ:\n${differences.join('\n')}`)
-  assert.equal(app.mpm.stats().crashed, 0)
+  assert.equal(app.mpm.stats(pool).crashed, 0)
 })
