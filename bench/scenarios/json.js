@@ -51,24 +51,19 @@ function summary (m, connections) {
   return lines
 }
 
-export const json = {
-  name: 'json',
-  title: 'JSON answers of 1 KB and 100 KB: inline, through a thread pool, and offload()',
-  inDefault: true,
-  variants: () => dispatchVariants({ noAtomics: false }),
-  columns,
-  warmup: (ctx) => warmup(ctx, ctx.cfg.connections),
-  measure: (ctx) => measure(ctx, ctx.cfg.connections),
-  summary: (m, cfg) => summary(m, cfg.connections)
+/** One scenario per connection count: `connectionsOf(cfg)` picks it. */
+function scenario (name, title, connectionsOf) {
+  return {
+    name,
+    title,
+    inDefault: true,
+    variants: () => dispatchVariants({ noAtomics: false }),
+    columns,
+    warmup: (ctx) => warmup(ctx, connectionsOf(ctx.cfg)),
+    measure: (ctx) => measure(ctx, connectionsOf(ctx.cfg)),
+    summary: (m, cfg) => summary(m, connectionsOf(cfg))
+  }
 }
 
-export const jsonDeep = {
-  name: 'json-deep',
-  title: 'JSON answers of 1 KB and 100 KB at --deep-connections',
-  inDefault: true,
-  variants: () => dispatchVariants({ noAtomics: false }),
-  columns,
-  warmup: (ctx) => warmup(ctx, ctx.cfg.deepConnections),
-  measure: (ctx) => measure(ctx, ctx.cfg.deepConnections),
-  summary: (m, cfg) => summary(m, cfg.deepConnections)
-}
+export const json = scenario('json', 'JSON answers of 1 KB and 100 KB: inline, through a thread pool, and offload()', (cfg) => cfg.connections)
+export const jsonDeep = scenario('json-deep', 'JSON answers of 1 KB and 100 KB at --deep-connections', (cfg) => cfg.deepConnections)
