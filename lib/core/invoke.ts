@@ -80,24 +80,22 @@ export async function invoke (task: Task, write: LogWriter, inThread: boolean, s
     value = err
   }
   const d = performance.now() - started
+  // Reply calls hold only what can cross (thread-reply.ts encodes each argument as it is given),
+  // so they are kept whatever happens to the value: status and headers set before a failure stay,
+  // as inline.
+  const ops: ReplyCall[] | undefined = reply === undefined || reply.calls.length === 0 ? undefined : reply.calls
   if (ok && reply !== undefined && isReturnedStream(value)) {
     // The stream is read by the caller (the thread pumps it to the main thread; inline, the
     // framework reads it): the head carries what the reply calls set.
-    const ops = reply.calls.length === 0 ? undefined : reply.calls
     return { outcome: { ok, vk: ValueKind.Stream, ops, lc: counter.lines, d, st: 1 }, stream: value, lines: counter }
   }
   if (ok && reply !== undefined && (task as RouteTask).sj === 1) {
     const text = jsonAnswer(value, reply.getHeader('content-type'))
-    if (text !== undefined) return { outcome: { ok, v: text, vk: ValueKind.Json, ops: reply.calls.length === 0 ? undefined : reply.calls, lc: counter.lines, d } }
+    if (text !== undefined) return { outcome: { ok, v: text, vk: ValueKind.Json, ops, lc: counter.lines, d } }
   }
   let encoded: EncodedValue
-  let ops: ReplyCall[] | undefined
   try {
     if (reply !== undefined) {
-      // Reply calls hold only what can cross (thread-reply.ts encodes each argument as it is
-      // given), so they are kept whatever happens to the value: status and headers set before a
-      // failure stay, as inline.
-      ops = reply.calls.length === 0 ? undefined : reply.calls
       encoded = encodeRouteValue(value, !ok)
     } else {
       encoded = encodeRunValue(value, ok, inThread)

@@ -4,40 +4,24 @@
 // with, in order: a serializer set on the reply, the route's replySerializer, a response schema,
 // else JSON.stringify(); after the route's preSerialization hooks, and only under a JSON content
 // type (or none). So the route must have no response schema, no replySerializer and no
-// preSerialization hook, and the reply as hooks left it no serializer and a JSON content type or
-// none; the handler's own content type is checked in the thread. Three of these are Fastify's
-// internal fields, found by their symbols' names: where one is missing (another Fastify), the
-// route answers as before, with the object.
+// preSerialization hook, and the reply as hooks left it no serializer. The content type, as hooks
+// and the handler left it, is checked in the thread (its reply starts with the hooks' headers).
+// Three of these are Fastify's internal fields (internals.ts): where one is missing (another
+// Fastify), the route answers as before, with the object.
 
 import type { FastifyReply, FastifyRequest } from 'fastify'
+import { fastifySymbol, type Internal } from './internals.js'
 
-type Internal = Record<symbol, unknown>
 interface ContextLike { preSerialization?: unknown }
 
-const JSON_TYPE = /^[^;]*json/i
-
-let kRouteContext: symbol | undefined
-let kReplySerializer: symbol | undefined
-let kReplySerializerDefault: symbol | undefined
 // Per route context: the route-level half of the answer, fixed once the app is ready.
 const byContext = new WeakMap<object, boolean>()
 
-/** A symbol keyed on the object or its prototypes (Fastify defines some on Reply's prototype). */
-function symbolNamed (object: object, description: string): symbol | undefined {
-  for (let o: object | null = object; o !== null; o = Object.getPrototypeOf(o)) {
-    const found = Object.getOwnPropertySymbols(o).find((symbol) => symbol.description === description)
-    if (found !== undefined) return found
-  }
-  return undefined
-}
-
 export function answersWithPlainJson (request: FastifyRequest, reply: FastifyReply): boolean {
-  kRouteContext ??= symbolNamed(reply, 'fastify.context')
-  kReplySerializer ??= symbolNamed(reply, 'fastify.reply.serializer')
+  const kRouteContext = fastifySymbol(reply, 'fastify.context')
+  const kReplySerializer = fastifySymbol(reply, 'fastify.reply.serializer')
   if (kRouteContext === undefined || kReplySerializer === undefined) return false
   if ((reply as unknown as Internal)[kReplySerializer] !== null) return false
-  const type = reply.getHeader('content-type')
-  if (type !== undefined && !(typeof type === 'string' && JSON_TYPE.test(type))) return false
   const context = (reply as unknown as Internal)[kRouteContext] as ContextLike | undefined
   if (context === undefined || context === null) return false
   let plain = byContext.get(context)
@@ -49,7 +33,7 @@ export function answersWithPlainJson (request: FastifyRequest, reply: FastifyRep
 }
 
 function routeSerializesPlainly (request: FastifyRequest, context: ContextLike): boolean {
-  kReplySerializerDefault ??= symbolNamed(context, 'fastify.replySerializerDefault')
+  const kReplySerializerDefault = fastifySymbol(context, 'fastify.replySerializerDefault')
   if (kReplySerializerDefault === undefined) return false
   const schema = request.routeOptions.schema as { response?: unknown } | undefined
   return schema?.response === undefined &&

@@ -9,24 +9,17 @@
 import type { FastifyRequest, onRequestHookHandler, RouteOptions } from 'fastify'
 import type { Readable } from 'node:stream'
 import type { BodySource } from '../core/body-feed.js'
+import { fastifySymbol, type Internal } from './internals.js'
 
-type Internal = Record<symbol, unknown>
 interface ParserLike { run: (contentType: string, handler: (request: unknown, reply: unknown) => void, request: unknown, reply: unknown) => void }
 
 /** A content-type parser that leaves the body alone, for the contexts of streamed-body routes. */
 const PASS_THROUGH: ParserLike = { run: (_contentType, handler, request, reply) => { handler(request, reply) } }
 
-let kRouteContext: symbol | undefined
-let kPayloadStream: symbol | undefined
-
-function symbolNamed (object: object, description: string): symbol | undefined {
-  return Object.getOwnPropertySymbols(object).find((symbol) => symbol.description === description)
-}
-
 /** Adds the route's first onRequest hook: its context parses no body. */
 export function streamBodyOf (routeOptions: RouteOptions): void {
   const passThrough: onRequestHookHandler = function (request, _reply, done) {
-    kRouteContext ??= symbolNamed(request, 'fastify.context')
+    const kRouteContext = fastifySymbol(request, 'fastify.context')
     const context = kRouteContext === undefined ? undefined : (request as unknown as Internal)[kRouteContext] as { contentTypeParser?: unknown } | undefined
     if (context === undefined || typeof (context.contentTypeParser as ParserLike | undefined)?.run !== 'function') {
       done(new Error(`fastify-mpm: route ${String(routeOptions.method)} ${routeOptions.url}: body: 'stream' needs Fastify's route context, which this Fastify version does not have`))
@@ -41,7 +34,7 @@ export function streamBodyOf (routeOptions: RouteOptions): void {
 
 /** The request's body stream (after preParsing hooks), its limit and Fastify's 413 for it. */
 export function bodySource (request: FastifyRequest, tooLarge: () => Error): BodySource {
-  kPayloadStream ??= symbolNamed(request, 'fastify.RequestPayloadStream')
+  const kPayloadStream = fastifySymbol(request, 'fastify.RequestPayloadStream')
   const stream = (kPayloadStream === undefined ? undefined : (request as unknown as Internal)[kPayloadStream] as Readable | undefined) ?? request.raw
   return { stream, limit: request.routeOptions.bodyLimit ?? 0, tooLarge }
 }
