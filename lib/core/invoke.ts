@@ -2,38 +2,17 @@
 // and by inline mode (`threads: 0`), so both behave the same apart from where they run.
 
 import { performance } from 'node:perf_hooks'
-import {
-  encodeLogArgs, findUncloneable, TaskKind,
-  type LogLine, type Outcome, type ProbeProblem, type ProbeTask, type RequestData, type RouteTask, type Task
-} from './marshal.js'
+import { findUncloneable, TaskKind, type Outcome, type ProbeProblem, type ProbeTask, type RequestData, type RouteTask, type Task } from './marshal.js'
 import { encodeRouteValue, serializeError, ValueKind, type EncodedValue, type SerializedError } from './route-value.js'
+import { TaskContext, ThreadRequest, type LogWriter, type SignalSource } from './thread-request.js'
 import { ThreadReply, type ReplyCall } from './thread-reply.js'
 import { exportNames, getHandler, importHandlerModule, pickExport } from './handler-module.js'
 import { FST_MPM_NOT_CLONEABLE } from './errors.js'
-import type { OffloadLogger, OffloadRequest } from './types.js'
+import type { OffloadRequest } from './types.js'
 import { isReturnedStream, type ReturnedStream } from './thread-stream.js'
 import { jsonAnswer } from './route-json.js'
 
-/** Where a task's log lines go: posted to the main thread, or straight to a logger when inline. */
-export type LogWriter = (line: LogLine) => void
-
-const LEVEL_VALUES = { trace: 10, debug: 20, info: 30, warn: 40, error: 50, fatal: 60 } as const
-
-function makeLogger (taskId: number, threshold: number, write: LogWriter, counter: { lines: number },
-  bindings?: Record<string, unknown>): OffloadLogger {
-  const log = { child: (more: Record<string, unknown>) => makeLogger(taskId, threshold, write, counter, { ...bindings, ...more }) } as OffloadLogger
-  for (const [name, level] of Object.entries(LEVEL_VALUES)) {
-    (log as unknown as Record<string, unknown>)[name] = level < threshold
-      ? noop
-      : (...args: unknown[]) => {
-          if (bindings !== undefined) args = typeof args[0] === 'object' && args[0] !== null ? [{ ...bindings, ...args[0] }, ...args.slice(1)] : [bindings, ...args]
-          counter.lines++
-          write(encodeLogArgs({ i: taskId, l: level, t: Date.now() }, args))
-        }
-  }
-  return log
-}
-function noop (): void {}
+export type { LogWriter, SignalSource } from './thread-request.js'
 
 export interface Invocation {
   outcome: Outcome
@@ -44,9 +23,6 @@ export interface Invocation {
   lines?: { lines: number }
 }
 
-/** `req.signal` for a task, made when the handler first reads it. */
-export type SignalSource = (taskId: number) => AbortSignal
-
 /**
  * Runs the task's handler and reports what it returned or threw, and the reply calls it made.
  * `inThread`: run() results are checked for what structured clone would reject or mangle, since
@@ -55,7 +31,7 @@ export type SignalSource = (taskId: number) => AbortSignal
  */
 export async function invoke (task: Task, write: LogWriter, inThread: boolean, signalOf?: SignalSource): Promise<Invocation> {
   if (task.k === TaskKind.Probe) return { outcome: { ok: true, v: await probe(task), vk: ValueKind.Plain, lc: 0 } }
-  const counter = { lines: 0 }
+  const context = new TaskContext(task.id, task.lv, write, signalOf)
   const started = performance.now()
   const reply = task.k === TaskKind.Route ? new ThreadReply(task.rs) : undefined
   let ok = true
@@ -63,15 +39,13 @@ export async function invoke (task: Task, write: LogWriter, inThread: boolean, s
   try {
     const fn = await getHandler(task.m, task.e)
     if (task.k === TaskKind.Route) {
-      const req = task.r as RequestData & { log: OffloadLogger }
-      if (task.np !== undefined) nullPrototypes(req, task.np)
-      if (task.bj === 1) req.body = JSON.parse(req.body as string)
-      else if (req.body instanceof Uint8Array && !Buffer.isBuffer(req.body)) {
-        req.body = Buffer.from(req.body.buffer, req.body.byteOffset, req.body.byteLength)
+      const data = task.r
+      if (task.np !== undefined) nullPrototypes(data, task.np)
+      if (task.bj === 1) data.body = JSON.parse(data.body as string)
+      else if (data.body instanceof Uint8Array && !Buffer.isBuffer(data.body)) {
+        data.body = Buffer.from(data.body.buffer, data.body.byteOffset, data.body.byteLength)
       }
-      req.log = makeLogger(task.id, task.lv, write, counter)
-      if (signalOf !== undefined) lazySignal(req, task.id, signalOf)
-      value = await fn(req as OffloadRequest, reply)
+      value = await fn(new ThreadRequest(data, context) as unknown as OffloadRequest, reply)
     } else {
       value = await fn(task.p)
     }
@@ -87,11 +61,11 @@ export async function invoke (task: Task, write: LogWriter, inThread: boolean, s
   if (ok && reply !== undefined && isReturnedStream(value)) {
     // The stream is read by the caller (the thread pumps it to the main thread; inline, the
     // framework reads it): the head carries what the reply calls set.
-    return { outcome: { ok, vk: ValueKind.Stream, ops, lc: counter.lines, d, st: 1 }, stream: value, lines: counter }
+    return { outcome: { ok, vk: ValueKind.Stream, ops, lc: context.lines, d, st: 1 }, stream: value, lines: context }
   }
   if (ok && reply !== undefined && (task as RouteTask).sj === 1) {
     const text = jsonAnswer(value, reply.getHeader('content-type'))
-    if (text !== undefined) return { outcome: { ok, v: text, vk: ValueKind.Json, ops, lc: counter.lines, d } }
+    if (text !== undefined) return { outcome: { ok, v: text, vk: ValueKind.Json, ops, lc: context.lines, d } }
   }
   let encoded: EncodedValue
   try {
@@ -106,13 +80,7 @@ export async function invoke (task: Task, write: LogWriter, inThread: boolean, s
     ok = false
     encoded = { v: describeFailure(err), vk: ValueKind.Error }
   }
-  return { outcome: { ok, v: encoded.v, vk: encoded.vk, ops, lc: counter.lines, d }, transfer: encoded.transfer }
-}
-
-/** `req.signal`, made on first read: most handlers never look, and an AbortController is not free. */
-function lazySignal (req: object, taskId: number, signalOf: SignalSource): void {
-  let signal: AbortSignal | undefined
-  Object.defineProperty(req, 'signal', { get: () => (signal ??= signalOf(taskId)), enumerable: false, configurable: true })
+  return { outcome: { ok, v: encoded.v, vk: encoded.vk, ops, lc: context.lines, d }, transfer: encoded.transfer }
 }
 
 /** Even an error whose own fields throw when read must leave the thread as an answer, not a crash. */

@@ -26,9 +26,34 @@ describe('offloaded routes: responses', { timeout: 30_000 }, () => {
       app.get('/async', offload(responses, { export: 'asyncTimers' }))
       app.get('/typed/:n', offload(fixture('typed.ts')))
       app.get('/inline', async () => ({ threadId: mainThreadId }))
+      app.get('/shape/:a', offload(responses, { export: 'requestShape' }))
     })
   })
   after(async () => { await srv?.close() })
+
+  // req.log and req.signal are made when first read (thread-request.ts): the request's own
+  // fields stay exactly the copied ones, in a thread as with threads: 0.
+  test('req: its own fields are the request copy; log and signal are there when read, the same each time', async () => {
+    const inline = await startApp({ threads: 0 }, (app) => { app.get('/shape/:a', offload(responses, { export: 'requestShape' })) })
+    try {
+      const fields = ['id', 'method', 'url', 'params', 'query', 'headers', 'body', 'ip', 'hostname']
+      for (const server of [srv, inline]) {
+        const res = await server.request('/shape/x?q=1')
+        assert.equal(res.status, 200)
+        const shape = res.json()
+        assert.deepEqual(shape.own, fields)
+        assert.deepEqual(shape.spread, fields)
+        assert.deepEqual(shape.json, fields.filter((f) => f !== 'body'))
+        assert.equal(shape.logLevels, true)
+        assert.equal(shape.stable, true, 'req.log is one logger, made once')
+        assert.equal(shape.replaced, true, 'a handler may put its own logger in place of req.log')
+        assert.equal(shape.signal, true)
+        assert.equal(shape.signalOwn, false)
+      }
+    } finally {
+      await inline.close()
+    }
+  })
 
   test('the handler runs in another thread, not on the main one', async () => {
     const res = await srv.request('/json')
